@@ -1,0 +1,71 @@
+# Unit tests: tests/unit/test_<name>.c -> one cmocka executable and one ctest each.
+# Tests find the shared vectors through SIGIL_VECTORS and skip (with a message) when absent.
+set(SIGIL_TEST_ENV "SIGIL_VECTORS=${SIGIL_VECTORS_DIR}" "SIGIL_BIN=${SIGIL_BIN_DIR}"
+                   "SIGIL_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+set(SIGIL_TEST_BIN_DIR "${CMAKE_BINARY_DIR}/tests")
+
+if(NOT CMOCKA_FOUND)
+  message(WARNING "cmocka not found: unit tests are not built")
+  return()
+endif()
+
+file(GLOB SIGIL_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
+file(GLOB SIGIL_TEST_HELPERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/helpers/*.c)
+if(SIGIL_TEST_HELPERS)
+  add_library(sigil_testutil STATIC ${SIGIL_TEST_HELPERS})
+  target_link_libraries(sigil_testutil PUBLIC ${SIGIL_LIBS} PkgConfig::CMOCKA)
+  target_include_directories(sigil_testutil PUBLIC ${CMAKE_SOURCE_DIR}/tests/unit)
+  set(SIGIL_TESTUTIL sigil_testutil)
+endif()
+foreach(t ${SIGIL_UNIT_TESTS})
+  get_filename_component(name ${t} NAME_WE)
+  add_executable(${name} ${t})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${SIGIL_TEST_BIN_DIR})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit ${UNISTRING_INCLUDE})
+  target_link_libraries(${name} PRIVATE ${SIGIL_TESTUTIL} ${SIGIL_LIBS} PkgConfig::CMOCKA)
+  add_test(NAME unit.${name} COMMAND ${name})
+  set_tests_properties(unit.${name} PROPERTIES ENVIRONMENT "${SIGIL_TEST_ENV}" LABELS unit SKIP_RETURN_CODE 77)
+endforeach()
+
+# Fuzz harnesses: tests/fuzz/fuzz_<name>.c define LLVMFuzzerTestOneInput. With SIGIL_FUZZ (clang)
+# they become libFuzzer binaries; otherwise they are linked with a replay driver and ctest runs
+# them over their seed corpus (tests/fuzz/corpus/<name>/) plus generated hostile inputs.
+file(GLOB SIGIL_FUZZERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
+foreach(f ${SIGIL_FUZZERS})
+  get_filename_component(name ${f} NAME_WE)
+  if(SIGIL_FUZZ)
+    add_executable(${name} ${f})
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  else()
+    add_executable(${name} ${f} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_main.c)
+    string(REPLACE "fuzz_" "" short ${name})
+    add_test(NAME fuzz_replay.${short} COMMAND ${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${short})
+    set_tests_properties(fuzz_replay.${short} PROPERTIES LABELS fuzz)
+  endif()
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
+  target_link_libraries(${name} PRIVATE ${SIGIL_LIBS})
+endforeach()
+
+# Constant-time checks: tests/ct/ct_<name>.c run under valgrind memcheck with the secret marked
+# undefined; any secret-dependent branch or index is a memcheck error.
+find_program(VALGRIND valgrind)
+file(GLOB SIGIL_CT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/ct/ct_*.c)
+foreach(c ${SIGIL_CT_TESTS})
+  get_filename_component(name ${c} NAME_WE)
+  add_executable(${name} ${c})
+  target_compile_definitions(${name} PRIVATE SIGIL_VALGRIND=1)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${SIGIL_TEST_BIN_DIR})
+  target_link_libraries(${name} PRIVATE ${SIGIL_LIBS})
+  if(VALGRIND AND NOT SIGIL_SANITIZE)
+    add_test(NAME ct.${name} COMMAND ${VALGRIND} --error-exitcode=42 --track-origins=yes -q $<TARGET_FILE:${name}>)
+    set_tests_properties(ct.${name} PROPERTIES LABELS ct)
+  endif()
+endforeach()
+
+# Interop and integration tests register themselves (they need node / the real binaries).
+foreach(sub interop integration)
+  if(EXISTS ${CMAKE_SOURCE_DIR}/tests/${sub}/CMakeLists.txt)
+    add_subdirectory(${CMAKE_SOURCE_DIR}/tests/${sub} ${CMAKE_BINARY_DIR}/tests/${sub})
+  endif()
+endforeach()

@@ -1,0 +1,55 @@
+#include "common/result.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static _Thread_local char detail_buf[256];
+
+static const char *const messages[SIGIL_ERR__COUNT] = {
+    [SIGIL_OK] = "success",
+    [SIGIL_ERR_INTERNAL] = "internal error",
+    [SIGIL_ERR_NOMEM] = "out of memory",
+    [SIGIL_ERR_ARG] = "invalid argument",
+    [SIGIL_ERR_IO] = "input/output error",
+    [SIGIL_ERR_PARSE] = "malformed input",
+    [SIGIL_ERR_TOO_LARGE] = "input is larger than allowed",
+    [SIGIL_ERR_CRYPTO] = "cryptographic library failure",
+    [SIGIL_ERR_RNG] = "the system random number generator failed",
+    [SIGIL_ERR_UNICODE] = "invalid or unnormalisable UTF-8 text",
+    [SIGIL_ERR_BLS_ENCODING] = "invalid BLS12-381 point encoding",
+    [SIGIL_ERR_BLS_NOT_ON_CURVE] = "point is not on the BLS12-381 curve",
+    [SIGIL_ERR_BLS_NOT_IN_SUBGROUP] = "point is not in the prime-order subgroup",
+    [SIGIL_ERR_BLS_INFINITY] = "point at infinity is not allowed here",
+    [SIGIL_ERR_BLS_SCALAR] = "secret key must be in the range 1..r-1",
+    [SIGIL_ERR_BLS_EMPTY] = "nothing to aggregate",
+    [SIGIL_ERR_BIP39_WORD] = "mnemonic contains a word that is not in the wordlist",
+    [SIGIL_ERR_BIP39_CHECKSUM] = "mnemonic checksum is wrong",
+    [SIGIL_ERR_BIP39_LENGTH] = "mnemonic must have 12, 15, 18, 21 or 24 words",
+    [SIGIL_ERR_KEY_PATH] = "invalid key derivation path",
+    [SIGIL_ERR_KEYSTORE_FORMAT] = "keystore is not a valid EIP-2335 document",
+    [SIGIL_ERR_KEYSTORE_PASSWORD] = "keystore checksum mismatch (wrong password or corrupted keystore)",
+    [SIGIL_ERR_KEYSTORE_PUBKEY] = "decrypted key does not match the keystore's public key",
+    [SIGIL_ERR_NOT_FOUND] = "not found",
+    [SIGIL_ERR_UNSUPPORTED] = "not supported",
+};
+
+const char *sigil_strerror(enum sigil_err code)
+{
+    if ((unsigned)code >= SIGIL_ERR__COUNT || messages[code] == NULL) {
+        return "unknown error";
+    }
+    return messages[code];
+}
+
+sigil_result sigil_errorf(enum sigil_err code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(detail_buf, sizeof detail_buf, fmt, ap);
+    va_end(ap);
+    return sigil_error(code);
+}
+
+const char *sigil_error_detail(void) { return detail_buf; }
+
+void sigil_error_clear(void) { detail_buf[0] = '\0'; }
