@@ -1,5 +1,7 @@
 #include "common/hex.h"
 
+#include "common/secmem.h"
+
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -18,6 +20,20 @@ static unsigned hex_nibble_ct(unsigned c)
     return (v & 0xfu) | bad;
 }
 
+int sigil_hex_decode_digits_ct(uint8_t *out, const char *digits, size_t n)
+{
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned hi = hex_nibble_ct((unsigned char)digits[2 * i]);
+        unsigned lo = hex_nibble_ct((unsigned char)digits[2 * i + 1]);
+        bad |= (hi | lo) & 0x100u;
+        out[i] = (uint8_t)((hi << 4) | (lo & 0xfu));
+    }
+    return (int)(1u ^ (bad >> 8));
+}
+
+/* The format around the digits (0x prefix, surrounding whitespace) is public: it is the same for
+ * every key. Only sigil_hex_decode_digits_ct touches the digits' values. */
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 sigil_result sigil_hex_decode(uint8_t *out, size_t cap, size_t *out_len, const char *hex, size_t hex_len)
@@ -40,14 +56,10 @@ sigil_result sigil_hex_decode(uint8_t *out, size_t cap, size_t *out_len, const c
         return sigil_errorf(SIGIL_ERR_TOO_LARGE, "hex string decodes to %zu bytes, at most %zu allowed", hex_len / 2,
                             cap);
     }
-    unsigned bad = 0;
-    for (size_t i = 0; i < hex_len / 2; i++) {
-        unsigned hi = hex_nibble_ct((unsigned char)hex[2 * i]);
-        unsigned lo = hex_nibble_ct((unsigned char)hex[2 * i + 1]);
-        bad |= (hi | lo) & 0x100u;
-        out[i] = (uint8_t)((hi << 4) | (lo & 0xfu));
-    }
-    if (bad != 0) {
+    int good = sigil_hex_decode_digits_ct(out, hex, hex_len / 2);
+    /* Declassify: whether the input was hex is published by the error we return. */
+    sigil_declassify(&good, sizeof good);
+    if (!good) {
         return sigil_errorf(SIGIL_ERR_PARSE, "hex string contains a character that is not a hex digit");
     }
     if (out_len != NULL) {

@@ -16,6 +16,11 @@ SIGIL_RESULT sigil_hex_decode(uint8_t *out, size_t cap, size_t *out_len, const c
 /* Like sigil_hex_decode but the decoded length must be exactly n (else SIGIL_ERR_PARSE). */
 SIGIL_RESULT sigil_hex_decode_exact(uint8_t *out, size_t n, const char *hex, size_t hex_len);
 
+/* The constant-time core: decodes exactly 2n hex digits (no prefix, no whitespace) into out.
+ * Returns 1 when every character was a hex digit, 0 otherwise; time and memory access do not
+ * depend on the characters. */
+int sigil_hex_decode_digits_ct(uint8_t *out, const char *digits, size_t n);
+
 /* Writes lowercase hex of in[0..n) plus a NUL into out, which must hold 2n+3 bytes;
  * with prefix != 0 the output starts with "0x". Returns out. Constant-time in the data. */
 char *sigil_hex_encode(char *out, const uint8_t *in, size_t n, int prefix);

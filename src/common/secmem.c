@@ -10,8 +10,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#if defined(SIGIL_VALGRIND)
+#if __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
+#define HAVE_MEMCHECK 1
 #endif
 
 /* Size classes served from arenas; anything larger gets its own locked mapping. */
@@ -51,8 +52,18 @@ void sigil_wipe(void *p, size_t n)
     explicit_bzero(p, n);
     /* The barrier makes the compiler assume p's memory is read, so the stores stay. */
     __asm__ __volatile__("" : : "r"(p) : "memory");
-#if defined(SIGIL_VALGRIND)
+#if defined(SIGIL_VALGRIND) && defined(HAVE_MEMCHECK)
     (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#endif
+}
+
+void sigil_declassify(const void *p, size_t n)
+{
+#if defined(HAVE_MEMCHECK)
+    (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+#else
+    (void)p;
+    (void)n;
 #endif
 }
 

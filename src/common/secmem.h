@@ -29,6 +29,11 @@ size_t sigil_secure_in_use(void);
  * wiped memory is then marked undefined, so a read after wipe is reported. */
 void sigil_wipe(void *p, size_t n);
 
+/* Marks n bytes at p as public for the valgrind constant-time test (a no-op outside valgrind).
+ * Call it only on values that are public by design — a verdict the caller will publish anyway,
+ * a public key, a signature — right before ordinary code branches on them, with a comment. */
+void sigil_declassify(const void *p, size_t n);
+
 /* Constant-time equality of two n-byte buffers: 1 when equal, 0 otherwise. */
 int sigil_ct_memeq(const void *a, const void *b, size_t n);
 
