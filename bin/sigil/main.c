@@ -35,8 +35,7 @@ int main(int argc, char **argv)
     /* The CLI handles keys on an operator's machine: keep them out of core dumps and ptrace. */
     (void)sigil_harden_process();
     if (argc < 2) {
-        usage(stderr);
-        return CLI_BAD;
+        return cli_fail("expected a command (run 'sigil --help' for the list)");
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
@@ -55,6 +54,5 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "bench") == 0) {
         return cmd_bench(argc - 2, argv + 2);
     }
-    usage(stderr);
-    return cli_fail("unknown command '%s'", cmd);
+    return cli_fail("unknown command '%s' (run 'sigil --help' for the list)", cmd);
 }

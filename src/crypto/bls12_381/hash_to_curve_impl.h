@@ -4,8 +4,8 @@
  * _NU_ and BLS12381G1_XMD:SHA-256_SSWU_RO_ (section 8.8).
  *
  * The message is public for signing, so this layer may branch on values (the square test in
- * SWU picks x1 or x2 with a branch); it avoids inversions where it can: the two SWU
- * denominators of hash_to_curve share one inversion and the isogeny output stays projective. */
+ * SWU picks x1 or x2 with a branch); it avoids inversions: SWU on G2 takes an inverse square root of
+ * a product instead of inverting its denominator, and the isogeny output stays projective. */
 #include <stdlib.h>
 
 #include <openssl/evp.h>
@@ -321,43 +321,60 @@ static void sswu2_gx(fp2 *gx, const fp2 *x)
     fp2_add(gx, &t, &SSWU2_B);
 }
 
-/* Horner evaluation of a polynomial with n coefficients in increasing degree. */
-static void fp2_poly(fp2 *r, const fp2 *c, size_t n, const fp2 *x)
+/* N(Z)^((p-3)/4) in Fp, with N(Z) = 5 the norm of Z = -(2 + u) (python3: pow(5, (p-3)//4, p),
+ * Montgomery form). N(Z) is a non-square, so c^2 N(Z) = -1; see map_to_g2_prime. */
+static const fp SSWU2_NZ_POW = {{0x467b34f319bdcfdb, 0xe49bf9fc15d7ce90, 0xcdbbcbac527e971c, 0x7b6d6681327f0ded,
+                                 0xf58932d57ba478c1, 0x0bbb13cc8f0568b1}};
+
+/* Horner evaluation of a polynomial with n coefficients in increasing degree at the projective
+ * x = xn / xd, homogenized: sum_i c_i xn^i xd^(n-1-i); xdp[j] = xd^j for j < n. */
+static void fp2_poly_h(fp2 *r, const fp2 *c, size_t n, const fp2 *xn, const fp2 *xdp)
 {
-    fp2 acc = c[n - 1];
+    fp2 acc = c[n - 1], t;
     for (size_t i = n - 1; i-- > 0;) {
-        fp2_mul(&acc, &acc, x);
-        fp2_add(&acc, &acc, &c[i]);
+        fp2_mul(&acc, &acc, xn);
+        fp2_mul(&t, &c[i], &xdp[n - 1 - i]);
+        fp2_add(&acc, &acc, &t);
     }
     *r = acc;
 }
 
-/* iso_map (RFC 9380 6.6.3, appendix E.3) into projective coordinates without inversion:
- * X = xn yd, Y = y yn xd, Z = xd yd. A zero denominator (the isogeny's kernel) gives the identity. */
-static void iso3_map(g2p *r, const fp2 *x, const fp2 *y)
+/* iso_map (RFC 9380 6.6.3, appendix E.3) of (xn / xd, y) into projective coordinates without
+ * inversion. With the homogenized XN, YN, YD of degree 3 and XD of degree 2,
+ * x' = XN / (XD xd) and y' = y YN / YD, so X = XN YD, Y = y YN XD xd, Z = XD xd YD.
+ * A zero denominator (the isogeny's kernel) gives the identity. */
+static void iso3_map(g2p *r, const fp2 *xn, const fp2 *xd, const fp2 *y)
 {
-    fp2 xn, xd, yn, yd;
-    fp2_poly(&xn, ISO3_XNUM, 4, x);
-    fp2_poly(&xd, ISO3_XDEN, 3, x);
-    fp2_poly(&yn, ISO3_YNUM, 4, x);
-    fp2_poly(&yd, ISO3_YDEN, 4, x);
-    fp2_mul(&r->x, &xn, &yd);
-    fp2_mul(&r->y, &yn, &xd);
+    fp2 xdp[4], num_x, den_x, num_y, den_y;
+    xdp[0] = FP2_ONE;
+    xdp[1] = *xd;
+    fp2_sqr(&xdp[2], xd);
+    fp2_mul(&xdp[3], &xdp[2], xd);
+    fp2_poly_h(&num_x, ISO3_XNUM, 4, xn, xdp);
+    fp2_poly_h(&den_x, ISO3_XDEN, 3, xn, xdp);
+    fp2_poly_h(&num_y, ISO3_YNUM, 4, xn, xdp);
+    fp2_poly_h(&den_y, ISO3_YDEN, 4, xn, xdp);
+    fp2_mul(&den_x, &den_x, xd);
+    fp2_mul(&r->x, &num_x, &den_y);
+    fp2_mul(&r->y, &num_y, &den_x);
     fp2_mul(&r->y, &r->y, y);
-    fp2_mul(&r->z, &xd, &yd);
+    fp2_mul(&r->z, &den_x, &den_y);
     g2p inf;
     g2_set_inf(&inf);
     g2_cmov(r, &inf, g2_is_inf(r));
 }
 
-/* map_to_curve_simple_swu (RFC 9380 6.6.2) followed by iso_map; tv1_inv = inv0(tv1) comes from
- * the caller so that two maps can share one inversion. */
-static void map_to_g2_prime(g2p *r, const fp2 *u, const fp2 *tv1, const fp2 *tv1_inv)
+/* map_to_curve_simple_swu + iso_map, the plain way: affine x1 through an inversion, then
+ * fp2_sqrt_var of g(x1) or g(x2). Only the fallback of map_to_g2_prime (inputs of probability
+ * about 2^-380), kept simple. */
+static void map_to_g2_prime_slow(g2p *r, const fp2 *u)
 {
-    fp2 x, gx, y, t;
-    fp2_add(&t, &FP2_ONE, tv1_inv);
+    fp2 tv1, inv, x, gx, y, t;
+    sswu2_den(&tv1, u);
+    fp2_inv(&inv, &tv1);
+    fp2_add(&t, &FP2_ONE, &inv);
     fp2_mul(&x, &SSWU2_MINUS_B_OVER_A, &t);
-    fp2_cmov(&x, &SSWU2_B_OVER_ZA, fp2_is_zero(tv1)); /* exceptional case: x1 = B / (Z A) */
+    fp2_cmov(&x, &SSWU2_B_OVER_ZA, fp2_is_zero(&tv1)); /* exceptional case: x1 = B / (Z A) */
     sswu2_gx(&gx, &x);
     if (!fp2_sqrt_var(&y, &gx)) {
         /* g(x1) is not square, so g(x2) = Z^3 u^6 g(x1) is: x2 = Z u^2 x1. */
@@ -370,7 +387,132 @@ static void map_to_g2_prime(g2p *r, const fp2 *u, const fp2 *tv1, const fp2 *tv1
     if (fp2_sgn0(u) != fp2_sgn0(&y)) {
         fp2_neg(&y, &y);
     }
-    iso3_map(r, &x, &y);
+    iso3_map(r, &x, &FP2_ONE, &y);
+}
+
+/* r = 1/sqrt(w) for w = w0 + w1 u with w1 != 0, given n = N(w) = w0^2 + w1^2 (a non-zero
+ * square in Fp) and t = n^((p-3)/4), so that t^2 n = 1 and alpha = n t = sqrt(n). This is the
+ * norm method for square roots in Fp2 (Adj and Rodriguez-Henriquez, eprint 2012/685,
+ * algorithm 8, with p = 3 mod 4) applied to conj(w): s = sqrt(conj(w)) has s^2 w = N(w), so
+ * (s t)^2 = 1/w. One Fp exponentiation, for delta = (w0 + alpha) / 2 (non-zero because w1 != 0):
+ * with td = delta^((p-3)/4) and g = td delta, either g^2 = delta and s = g - (w1 td / 2) u, or
+ * delta is a non-square (td^2 delta = -1) and s = -(w1 td / 2) - g u. Returns false on a
+ * non-square w (the caller checks the result anyway). Variable time: public data only. */
+static bool fp2_rsqrt_norm_var(fp2 *r, const fp2 *w, const fp *n, const fp *t)
+{
+    fp alpha, delta, td, g, chk, h;
+    fp_mul(&alpha, n, t);
+    fp_add(&delta, &w->c0, &alpha);
+    fp_half(&delta, &delta);
+    if (fp_is_zero(&delta)) {
+        return false;
+    }
+    fp_pow_pub(&td, &delta, G2_EXP_P_MINUS_3_DIV_4, NLIMBS);
+    fp_mul(&g, &td, &delta);
+    fp_sqr(&chk, &g);
+    fp_half(&h, &w->c1);
+    fp_mul(&h, &h, &td);
+    fp_neg(&h, &h); /* -w1 td / 2 */
+    fp2 s;
+    if (fp_eq(&chk, &delta)) {
+        s.c0 = g;
+        s.c1 = h;
+    } else {
+        s.c0 = h;
+        fp_neg(&s.c1, &g);
+    }
+    fp2_mul_fp(r, &s, t);
+    return true;
+}
+
+/* map_to_curve_simple_swu (RFC 9380 6.6.2) followed by iso_map, with two Fp exponentiations
+ * and no inversion. x1 = xn / xd with xn = B (tv1 + 1), xd = -A tv1 (or Z A when tv1 = 0),
+ * tv1 = Z^2 u^4 + Z u^2, as in the RFC's optimized straight-line version (appendix F.2);
+ * g(x1) = gn / gd with gd = xd^3. As in the RFC's sqrt_ratio (F.2.1.1), the affine y comes
+ * from an inverse square root of the product w = gn gd: y = gn / sqrt(gn gd).
+ * Squareness is read off the first exponentiation, t = N(w)^((p-3)/4) (w is a square in Fp2
+ * iff its norm is a square in Fp, and then t^2 N(w) = 1, else -1). If g(x1) is not a square,
+ * x2 = Z u^2 x1 has g(x2) = Z^3 u^6 g(x1), and
+ *   y2 = Z^2 u^3 gn / sqrt(Z w)   with   N(Z w)^((p-3)/4) = N(Z)^((p-3)/4) t,
+ * so the same t serves, times a constant, instead of a new exponentiation (the square-root
+ * ratio trick of Wahby and Boneh, "Fast and simple constant-time hashing to the BLS12-381
+ * elliptic curve", TCHES 2019(4), section 4.2). The result is checked on the curve; a failed
+ * check or the measure-zero case w1 = 0 takes the plain route above. */
+static void map_to_g2_prime(g2p *r, const fp2 *u)
+{
+    fp2 zu2, tv1, xn, xd, xd2, gd, gn, w, y, t;
+    fp n, tn, chk;
+    fp2_sqr(&zu2, u);
+    fp2_mul(&zu2, &zu2, &SSWU2_Z);
+    fp2_sqr(&tv1, &zu2);
+    fp2_add(&tv1, &tv1, &zu2);
+    fp2_add(&t, &tv1, &FP2_ONE);
+    fp2_mul(&xn, &SSWU2_B, &t);
+    if (fp2_is_zero(&tv1)) {
+        fp2_mul(&xd, &SSWU2_Z, &SSWU2_A);
+    } else {
+        fp2_mul(&xd, &SSWU2_A, &tv1);
+        fp2_neg(&xd, &xd);
+    }
+    /* gn = xn^3 + A xn xd^2 + B xd^3, gd = xd^3 */
+    fp2_sqr(&xd2, &xd);
+    fp2_mul(&gd, &xd2, &xd);
+    fp2_mul(&t, &SSWU2_A, &xd2);
+    fp2_sqr(&gn, &xn);
+    fp2_add(&gn, &gn, &t);
+    fp2_mul(&gn, &gn, &xn);
+    fp2_mul(&t, &SSWU2_B, &gd);
+    fp2_add(&gn, &gn, &t);
+    fp2_mul(&w, &gn, &gd);
+    if (fp_is_zero(&w.c1)) {
+        map_to_g2_prime_slow(r, u);
+        return;
+    }
+    fp_sqr(&n, &w.c0);
+    fp_sqr(&chk, &w.c1);
+    fp_add(&n, &n, &chk);
+    fp_pow_pub(&tn, &n, G2_EXP_P_MINUS_3_DIV_4, NLIMBS);
+    fp_sqr(&chk, &tn);
+    fp_mul(&chk, &chk, &n);
+    if (!fp_eq(&chk, &FP_ONE)) {
+        /* x2 = Z u^2 x1; w -> Z w, t -> N(Z)^((p-3)/4) t, gn -> Z^2 u^3 gn (see above). */
+        fp2_mul(&xn, &xn, &zu2);
+        fp2_mul(&w, &w, &SSWU2_Z);
+        fp_mul(&tn, &tn, &SSWU2_NZ_POW);
+        fp_sqr(&n, &w.c0);
+        fp_sqr(&chk, &w.c1);
+        fp_add(&n, &n, &chk);
+        fp2_mul(&gn, &gn, &zu2);
+        fp2_mul(&gn, &gn, &SSWU2_Z);
+        fp2_mul(&gn, &gn, u);
+        if (fp_is_zero(&w.c1)) {
+            map_to_g2_prime_slow(r, u);
+            return;
+        }
+    }
+    if (!fp2_rsqrt_norm_var(&y, &w, &n, &tn)) {
+        map_to_g2_prime_slow(r, u);
+        return;
+    }
+    fp2_mul(&y, &y, &gn);
+    /* On-curve check of (xn / xd, y): y^2 xd^3 == xn^3 + A xn xd^2 + B xd^3. */
+    fp2 lhs, rhs;
+    fp2_sqr(&lhs, &y);
+    fp2_mul(&lhs, &lhs, &gd);
+    fp2_mul(&t, &SSWU2_A, &xd2);
+    fp2_sqr(&rhs, &xn);
+    fp2_add(&rhs, &rhs, &t);
+    fp2_mul(&rhs, &rhs, &xn);
+    fp2_mul(&t, &SSWU2_B, &gd);
+    fp2_add(&rhs, &rhs, &t);
+    if (!fp2_eq(&lhs, &rhs)) {
+        map_to_g2_prime_slow(r, u);
+        return;
+    }
+    if (fp2_sgn0(u) != fp2_sgn0(&y)) {
+        fp2_neg(&y, &y);
+    }
+    iso3_map(r, &xn, &xd, &y);
 }
 
 /* hash_to_field(msg, count) for Fp2 (m = 2, L = 64). */
@@ -387,21 +529,11 @@ static void hash_to_fp2(fp2 *u, size_t count, const uint8_t *msg, size_t msg_len
 /* hash_to_curve for G2 (random oracle): two field elements, two maps, add, clear cofactor. */
 static void hash_to_g2(g2p *r, const uint8_t *msg, size_t msg_len, const uint8_t *dst, size_t dst_len)
 {
-    fp2 u[2], den[2], prod, inv, inv0, inv1;
+    fp2 u[2];
     g2p q0, q1;
     hash_to_fp2(u, 2, msg, msg_len, dst, dst_len);
-    sswu2_den(&den[0], &u[0]);
-    sswu2_den(&den[1], &u[1]);
-    /* Montgomery's trick; a zero denominator is replaced by 1 (its inverse is then unused). */
-    fp2 a = den[0], b = den[1];
-    fp2_cmov(&a, &FP2_ONE, fp2_is_zero(&den[0]));
-    fp2_cmov(&b, &FP2_ONE, fp2_is_zero(&den[1]));
-    fp2_mul(&prod, &a, &b);
-    fp2_inv(&inv, &prod);
-    fp2_mul(&inv0, &inv, &b);
-    fp2_mul(&inv1, &inv, &a);
-    map_to_g2_prime(&q0, &u[0], &den[0], &inv0);
-    map_to_g2_prime(&q1, &u[1], &den[1], &inv1);
+    map_to_g2_prime(&q0, &u[0]);
+    map_to_g2_prime(&q1, &u[1]);
     g2_add(&q0, &q0, &q1);
     g2_clear_cofactor_var(r, &q0);
 }
@@ -409,12 +541,10 @@ static void hash_to_g2(g2p *r, const uint8_t *msg, size_t msg_len, const uint8_t
 /* encode_to_curve for G2 (nonuniform): one field element, one map. */
 static void encode_to_g2(g2p *r, const uint8_t *msg, size_t msg_len, const uint8_t *dst, size_t dst_len)
 {
-    fp2 u, den, inv;
+    fp2 u;
     g2p q;
     hash_to_fp2(&u, 1, msg, msg_len, dst, dst_len);
-    sswu2_den(&den, &u);
-    fp2_inv(&inv, &den);
-    map_to_g2_prime(&q, &u, &den, &inv);
+    map_to_g2_prime(&q, &u);
     g2_clear_cofactor_var(r, &q);
 }
 

@@ -29,6 +29,8 @@ SIGIL_RESULT sigil_bls_sk_from_bytes(sigil_bls_sk *out, const uint8_t in[SIGIL_B
     /* Both tests run in full; only their combined verdict (public: the key is rejected) is
      * branched on. */
     limb_t valid = scalar_lt_r(out->l) & (scalar_is_zero(out->l) ^ 1);
+    /* Declassify: a key outside [1, r-1] is refused with an error, which publishes this bit. */
+    sigil_declassify(&valid, sizeof(valid));
     if (!valid) {
         sigil_wipe(out, sizeof(*out));
         return sigil_error(SIGIL_ERR_BLS_SCALAR);

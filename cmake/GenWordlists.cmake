@@ -1,0 +1,107 @@
+# Turns the BIP-39 wordlists of Debian's python3-mnemonic package into C tables.
+#
+#   cmake -DWORDLIST_DIR=/usr/lib/python3/dist-packages/mnemonic/wordlist -DOUT=.../bip39_wordlists.c \
+#         -P cmake/GenWordlists.cmake
+#
+# The wordlists are never committed to this repository: the build reads them from the distro
+# package, checks each file's SHA-256 against the files of python3-mnemonic 0.19 (english.txt is
+# byte-identical to the canonical BIP-39 list; a tampered or truncated package fails the build
+# instead of producing mnemonics no other wallet can restore), checks the word count, and emits
+# one `const char *const sigil_bip39_words_<lang>[2048]` per language plus the file hash for
+# provenance. A UTF-8 byte-order mark at the start of a file (Debian's french.txt has one) is
+# not part of the first word and is dropped.
+#
+# Pure CMake, byte-exact: each file is read as hex so that no CMake list or encoding rule can
+# alter a byte. ASCII letters are emitted as themselves, every other byte as a three-digit octal
+# escape (an octal escape never swallows a following digit, unlike "\x").
+
+cmake_minimum_required(VERSION 3.25)
+
+if(NOT DEFINED WORDLIST_DIR OR NOT DEFINED OUT)
+  message(FATAL_ERROR "usage: cmake -DWORDLIST_DIR=<dir> -DOUT=<file.c> -P GenWordlists.cmake")
+endif()
+
+# language  sha256 of the file as shipped by Debian's python3-mnemonic 0.19-2
+set(SIGIL_BIP39_LISTS
+    english 2f5eed53a4727b4bf8880d8f3f199efc90e58503646d9ff8eff3a2ed3b24dbda
+    spanish 46846a5a0139d1e3cb77293e521c2865f7bcdb82c44e8d0a06a2cd0ecba48c0b
+    french 0101d889f622a6064ca97cdb7368838dd5a13f13bbb0b3adfa74511403755898
+    italian d392c49fdb700a24cd1fceb237c1f65dcc128f6b34a8aacb58b59384b5c648c2
+    japanese 2eed0aef492291e061633d7ad8117f1a2b03eb80a29d0e4e3117ac2528d05ffd
+    korean 9e95f86c167de88f450f0aaf89e87f6624a57f973c67b516e338e8e8b8897f60
+    chinese_simplified 5c5942792bd8340cb8b27cd592f1015edf56a8c5b26276ee18a482428e7c5726
+    chinese_traditional 417b26b3d8500a4ae3d59717d7011952db6fc2fb84b807f3f94ac734e89c1b5f)
+
+# Octal spelling of every byte value, built once: hex "c3" -> "\303".
+set(_digits 0 1 2 3 4 5 6 7 8 9 a b c d e f)
+foreach(v RANGE 0 255)
+  math(EXPR hi "${v} / 16")
+  math(EXPR lo "${v} % 16")
+  list(GET _digits ${hi} h)
+  list(GET _digits ${lo} l)
+  math(EXPR o2 "${v} / 64")
+  math(EXPR o1 "(${v} / 8) % 8")
+  math(EXPR o0 "${v} % 8")
+  set(_oct_${h}${l} "${o2}${o1}${o0}")
+endforeach()
+
+set(body "")
+list(LENGTH SIGIL_BIP39_LISTS n)
+math(EXPR last "${n} - 1")
+foreach(i RANGE 0 ${last} 2)
+  math(EXPR j "${i} + 1")
+  list(GET SIGIL_BIP39_LISTS ${i} lang)
+  list(GET SIGIL_BIP39_LISTS ${j} want)
+  set(path "${WORDLIST_DIR}/${lang}.txt")
+  if(NOT EXISTS "${path}")
+    message(FATAL_ERROR "BIP-39 wordlist ${path} not found: install Debian's python3-mnemonic or set SIGIL_WORDLIST_DIR")
+  endif()
+  file(SHA256 "${path}" got)
+  if(NOT got STREQUAL want)
+    message(FATAL_ERROR "BIP-39 wordlist ${path} has SHA-256 ${got}, expected ${want}")
+  endif()
+
+  file(READ "${path}" hex HEX)
+  # Debian's french.txt starts with a UTF-8 byte-order mark; it is not part of the first word.
+  string(REGEX REPLACE "^efbbbf" "" hex "${hex}")
+  # "HH," per byte. Every later REPLACE pattern is "HH,": a comma is always preceded by its own
+  # two digits, so a pattern can only ever match one whole, still-unconverted byte.
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\1," hex "${hex}")
+  string(REPLACE "0d," "" hex "${hex}") # tolerate CRLF
+  # BIP-39 words never contain blanks, so any tab or space is stray padding (none in the real lists).
+  string(REPLACE "09," "" hex "${hex}")
+  string(REPLACE "20," "" hex "${hex}")
+  string(REPLACE "0a," "\n" hex "${hex}")
+  foreach(v RANGE 0 255)
+    math(EXPR hi "${v} / 16")
+    math(EXPR lo "${v} % 16")
+    list(GET _digits ${hi} h)
+    list(GET _digits ${lo} l)
+    if("${h}${l}" MATCHES "^(3[0-9]|4[1-9a-f]|5[0-9a]|6[1-9a-f]|7[0-9a])$")
+      # Letters and digits verbatim, so the English table stays readable.
+      string(ASCII ${v} ch)
+      string(REPLACE "${h}${l}," "${ch}" hex "${hex}")
+    else()
+      string(REPLACE "${h}${l}," "\\${_oct_${h}${l}}" hex "${hex}")
+    endif()
+  endforeach()
+  # Now one word per line (the last line may lack a newline); drop empty lines.
+  string(REGEX REPLACE "\n+" "\n" hex "${hex}")
+  string(REGEX REPLACE "^\n|\n$" "" hex "${hex}")
+  string(REPLACE "\n" ";" lines "${hex}")
+  list(LENGTH lines count)
+  set(words "")
+  foreach(w IN LISTS lines)
+    string(APPEND words "    \"${w}\",\n")
+  endforeach()
+  if(NOT count EQUAL 2048)
+    message(FATAL_ERROR "BIP-39 wordlist ${path} has ${count} words, expected 2048")
+  endif()
+  string(APPEND body "const char *const sigil_bip39_words_${lang}[2048] = {\n${words}};\n")
+  string(APPEND body "const char sigil_bip39_sha256_${lang}[] = \"${got}\";\n\n")
+endforeach()
+
+file(WRITE "${OUT}.tmp"
+     "/* Generated by cmake/GenWordlists.cmake from ${WORDLIST_DIR} (Debian python3-mnemonic). Do not edit. */\n"
+     "/* clang-format off */\n\n${body}")
+file(RENAME "${OUT}.tmp" "${OUT}")
