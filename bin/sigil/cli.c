@@ -9,7 +9,7 @@
 #include "common/io.h"
 #include "common/secmem.h"
 
-#define MAX_SECRET_INPUT 4096
+#define MAX_SECRET_INPUT  4096
 #define MAX_PASSWORD_FILE 4096
 
 bool cli_parse(int argc, char **argv, struct cli_opt *opts, size_t nopts, const char **pos, size_t max_pos,

@@ -15,7 +15,7 @@
 enum { CLI_OK = 0, CLI_NO = 1, CLI_BAD = 2 };
 
 struct cli_opt {
-    const char *name;  /* long name without dashes */
+    const char *name; /* long name without dashes */
     bool has_arg;
     const char **value; /* receives the argument (or "1" for flags); NULL if absent */
 };

@@ -186,8 +186,8 @@ int cmd_bench(int argc, char **argv)
         for (size_t i = 0; i < nops; i++) {
             printf("\"%s\":%.2f,", ops[i].key, res[i]);
         }
-        printf("\"inputs\":{\"sk\":\"%s\",\"msg\":\"%s\",\"fast_aggregate_keys\":\"integers 1..%d\"}}\n", skhex,
-               msghex, FAV_KEYS);
+        printf("\"inputs\":{\"sk\":\"%s\",\"msg\":\"%s\",\"fast_aggregate_keys\":\"integers 1..%d\"}}\n", skhex, msghex,
+               FAV_KEYS);
     } else {
         printf("%-36s %12s\n", "operation", "median (us)");
         for (size_t i = 0; i < nops; i++) {

@@ -92,8 +92,7 @@ static int bls_sign(int argc, char **argv)
 static int bls_verify(int argc, char **argv)
 {
     const char *pk_hex, *msg_hex, *sig_hex;
-    struct cli_opt opts[] = {
-        {"public-key", true, &pk_hex}, {"message", true, &msg_hex}, {"signature", true, &sig_hex}};
+    struct cli_opt opts[] = {{"public-key", true, &pk_hex}, {"message", true, &msg_hex}, {"signature", true, &sig_hex}};
     if (!cli_parse(argc, argv, opts, 3, NULL, 0, NULL, "bls verify")) {
         return CLI_BAD;
     }

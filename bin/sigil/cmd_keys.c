@@ -22,8 +22,8 @@
 #include "crypto/keccak.h"
 
 #define MAX_KEYSTORE_FILE (64 * 1024)
-#define MAX_SEED_HEX 1024
-#define MAX_KEYS_NEW 100000
+#define MAX_SEED_HEX      1024
+#define MAX_KEYS_NEW      100000
 
 static bool parse_kdf(struct sigil_eip2335_params *p, const char *kdf)
 {
@@ -348,12 +348,18 @@ static int keys_new(int argc, char **argv)
     const char *count_s, *start_s, *network, *waddr, *pw_file, *out_dir, *mn_file, *kdf, *compounding, *amount_s,
         *lang_s, *cost_s;
     struct cli_opt opts[] = {
-        {"count", true, &count_s},          {"start-index", true, &start_s},
-        {"network", true, &network},        {"withdrawal-address", true, &waddr},
-        {"password-file", true, &pw_file},  {"out", true, &out_dir},
-        {"mnemonic-file", true, &mn_file},  {"kdf", true, &kdf},
-        {"compounding", false, &compounding}, {"amount-gwei", true, &amount_s},
-        {"language", true, &lang_s},        {"cost", true, &cost_s},
+        {"count", true, &count_s},
+        {"start-index", true, &start_s},
+        {"network", true, &network},
+        {"withdrawal-address", true, &waddr},
+        {"password-file", true, &pw_file},
+        {"out", true, &out_dir},
+        {"mnemonic-file", true, &mn_file},
+        {"kdf", true, &kdf},
+        {"compounding", false, &compounding},
+        {"amount-gwei", true, &amount_s},
+        {"language", true, &lang_s},
+        {"cost", true, &cost_s},
     };
     if (!cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL, "keys new")) {
         return CLI_BAD;
@@ -451,8 +457,9 @@ static int keys_new(int argc, char **argv)
                 mn_file);
     } else {
         /* Shown once: this is the only copy besides the keystores. */
-        fprintf(stdout, "This is your mnemonic (seed phrase). Write it down and store it safely; it is shown "
-                        "only once.\n\n%s\n\n",
+        fprintf(stdout,
+                "This is your mnemonic (seed phrase). Write it down and store it safely; it is shown "
+                "only once.\n\n%s\n\n",
                 mnemonic);
         fflush(stdout);
     }

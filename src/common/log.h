@@ -24,10 +24,10 @@ struct sigil_log_field {
     } v;
 };
 
-#define SIGIL_LOG_STR(k, x) ((struct sigil_log_field){SIGIL_LF_STR, (k), {.s = (x)}})
-#define SIGIL_LOG_INT(k, x) ((struct sigil_log_field){SIGIL_LF_INT, (k), {.i = (int64_t)(x)}})
+#define SIGIL_LOG_STR(k, x)  ((struct sigil_log_field){SIGIL_LF_STR, (k), {.s = (x)}})
+#define SIGIL_LOG_INT(k, x)  ((struct sigil_log_field){SIGIL_LF_INT, (k), {.i = (int64_t)(x)}})
 #define SIGIL_LOG_UINT(k, x) ((struct sigil_log_field){SIGIL_LF_UINT, (k), {.u = (uint64_t)(x)}})
-#define SIGIL_LOG_DBL(k, x) ((struct sigil_log_field){SIGIL_LF_DBL, (k), {.d = (double)(x)}})
+#define SIGIL_LOG_DBL(k, x)  ((struct sigil_log_field){SIGIL_LF_DBL, (k), {.d = (double)(x)}})
 #define SIGIL_LOG_BOOL(k, x) ((struct sigil_log_field){SIGIL_LF_BOOL, (k), {.i = (x) ? 1 : 0}})
 
 /* Sets the minimum level and the output fd (default: INFO, stderr). */
@@ -48,10 +48,10 @@ void sigil_log_set_component(const char *component);
 
 /* Usage: SIGIL_LOG_INFO("keys loaded", SIGIL_LOG_UINT("count", n)); at least one field, or
  * SIGIL_LOG_NONE for none. */
-#define SIGIL_LOG_NONE ((struct sigil_log_field){SIGIL_LF_END, NULL, {.i = 0}})
+#define SIGIL_LOG_NONE            ((struct sigil_log_field){SIGIL_LF_END, NULL, {.i = 0}})
 #define SIGIL_LOG_DEBUG(msg, ...) SIGIL_LOG_(SIGIL_LOG_DEBUG, msg, __VA_ARGS__)
-#define SIGIL_LOG_INFO(msg, ...) SIGIL_LOG_(SIGIL_LOG_INFO, msg, __VA_ARGS__)
-#define SIGIL_LOG_WARN(msg, ...) SIGIL_LOG_(SIGIL_LOG_WARN, msg, __VA_ARGS__)
+#define SIGIL_LOG_INFO(msg, ...)  SIGIL_LOG_(SIGIL_LOG_INFO, msg, __VA_ARGS__)
+#define SIGIL_LOG_WARN(msg, ...)  SIGIL_LOG_(SIGIL_LOG_WARN, msg, __VA_ARGS__)
 #define SIGIL_LOG_ERROR(msg, ...) SIGIL_LOG_(SIGIL_LOG_ERROR, msg, __VA_ARGS__)
 
 #endif

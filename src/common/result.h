@@ -13,28 +13,28 @@ enum sigil_err {
     SIGIL_OK = 0,
     SIGIL_ERR_INTERNAL,
     SIGIL_ERR_NOMEM,
-    SIGIL_ERR_ARG,      /* API misuse or an invalid argument */
-    SIGIL_ERR_IO,       /* reading/writing a file or stream failed */
-    SIGIL_ERR_PARSE,    /* malformed input (JSON, hex, number, path) */
-    SIGIL_ERR_TOO_LARGE,/* input over its size limit */
-    SIGIL_ERR_CRYPTO,   /* a libcrypto call failed */
-    SIGIL_ERR_RNG,      /* the OS random source failed */
-    SIGIL_ERR_UNICODE,  /* invalid UTF-8 or normalisation failure */
+    SIGIL_ERR_ARG,       /* API misuse or an invalid argument */
+    SIGIL_ERR_IO,        /* reading/writing a file or stream failed */
+    SIGIL_ERR_PARSE,     /* malformed input (JSON, hex, number, path) */
+    SIGIL_ERR_TOO_LARGE, /* input over its size limit */
+    SIGIL_ERR_CRYPTO,    /* a libcrypto call failed */
+    SIGIL_ERR_RNG,       /* the OS random source failed */
+    SIGIL_ERR_UNICODE,   /* invalid UTF-8 or normalisation failure */
     /* BLS12-381 */
-    SIGIL_ERR_BLS_ENCODING,        /* wrong length or flag bits */
+    SIGIL_ERR_BLS_ENCODING, /* wrong length or flag bits */
     SIGIL_ERR_BLS_NOT_ON_CURVE,
     SIGIL_ERR_BLS_NOT_IN_SUBGROUP,
-    SIGIL_ERR_BLS_INFINITY,        /* identity point where a real key is required */
-    SIGIL_ERR_BLS_SCALAR,          /* secret key zero or >= r */
-    SIGIL_ERR_BLS_EMPTY,           /* aggregate of nothing */
+    SIGIL_ERR_BLS_INFINITY, /* identity point where a real key is required */
+    SIGIL_ERR_BLS_SCALAR,   /* secret key zero or >= r */
+    SIGIL_ERR_BLS_EMPTY,    /* aggregate of nothing */
     /* key formats */
     SIGIL_ERR_BIP39_WORD,
     SIGIL_ERR_BIP39_CHECKSUM,
     SIGIL_ERR_BIP39_LENGTH,
     SIGIL_ERR_KEY_PATH,
     SIGIL_ERR_KEYSTORE_FORMAT,
-    SIGIL_ERR_KEYSTORE_PASSWORD,   /* checksum mismatch: wrong password or corrupted file */
-    SIGIL_ERR_KEYSTORE_PUBKEY,     /* decrypted key does not match the stored public key */
+    SIGIL_ERR_KEYSTORE_PASSWORD, /* checksum mismatch: wrong password or corrupted file */
+    SIGIL_ERR_KEYSTORE_PUBKEY,   /* decrypted key does not match the stored public key */
     SIGIL_ERR_NOT_FOUND,
     SIGIL_ERR_UNSUPPORTED,
     SIGIL_ERR__COUNT
@@ -45,7 +45,7 @@ typedef struct {
 } sigil_result;
 
 #define SIGIL_MUST_USE __attribute__((warn_unused_result))
-#define SIGIL_RESULT SIGIL_MUST_USE sigil_result
+#define SIGIL_RESULT   SIGIL_MUST_USE sigil_result
 
 static inline sigil_result sigil_ok(void) { return (sigil_result){SIGIL_OK}; }
 static inline sigil_result sigil_error(enum sigil_err code) { return (sigil_result){code}; }

@@ -17,14 +17,14 @@
 
 /* Size classes served from arenas; anything larger gets its own locked mapping. */
 #define ARENA_SIZE (64u * 1024u)
-#define NCLASSES 7
+#define NCLASSES   7
 static const size_t class_size[NCLASSES] = {32, 64, 128, 256, 512, 1024, 2048};
 
 /* Every block starts with this header (kept to 16 bytes so payloads stay 16-aligned). */
 struct block_hdr {
     uint32_t magic;
-    uint32_t cls;   /* class index, or NCLASSES for a direct mapping */
-    uint64_t size;  /* usable size (class size or mapping payload size) */
+    uint32_t cls;  /* class index, or NCLASSES for a direct mapping */
+    uint64_t size; /* usable size (class size or mapping payload size) */
 };
 #define HDR_MAGIC 0x53494731u /* "SIG1" */
 
@@ -40,8 +40,8 @@ struct free_node {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct free_node *free_lists[NCLASSES];
-static struct arena *arenas;        /* arena list (for ownership checks) */
-static struct arena *big_maps;      /* direct mappings */
+static struct arena *arenas;   /* arena list (for ownership checks) */
+static struct arena *big_maps; /* direct mappings */
 static size_t in_use;
 
 void sigil_wipe(void *p, size_t n)

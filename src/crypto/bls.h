@@ -15,10 +15,10 @@
 
 #include "common/result.h"
 
-#define SIGIL_BLS_SK_LEN 32
-#define SIGIL_BLS_PK_LEN 48       /* compressed G1 */
-#define SIGIL_BLS_PK_RAW_LEN 96   /* uncompressed G1 */
-#define SIGIL_BLS_SIG_LEN 96      /* compressed G2 */
+#define SIGIL_BLS_SK_LEN      32
+#define SIGIL_BLS_PK_LEN      48  /* compressed G1 */
+#define SIGIL_BLS_PK_RAW_LEN  96  /* uncompressed G1 */
+#define SIGIL_BLS_SIG_LEN     96  /* compressed G2 */
 #define SIGIL_BLS_SIG_RAW_LEN 192 /* uncompressed G2 */
 
 /* The POP ciphersuite's signing DST and its proof-of-possession DST. */
@@ -138,8 +138,7 @@ bool sigil_bls_expand_message_xmd(uint8_t *out, size_t len, const uint8_t *msg, 
 
 /* hash_to_curve (RO) and encode_to_curve (NU) for G2 and G1. */
 void sigil_bls_hash_to_g2(sigil_bls_g2 *out, const uint8_t *msg, size_t msg_len, const uint8_t *dst, size_t dst_len);
-void sigil_bls_encode_to_g2(sigil_bls_g2 *out, const uint8_t *msg, size_t msg_len, const uint8_t *dst,
-                            size_t dst_len);
+void sigil_bls_encode_to_g2(sigil_bls_g2 *out, const uint8_t *msg, size_t msg_len, const uint8_t *dst, size_t dst_len);
 void sigil_bls_hash_to_g1(sigil_bls_g1 *out, const uint8_t *msg, size_t msg_len, const uint8_t *dst, size_t dst_len);
 
 /* Field elements out of a point, big-endian 48 bytes each, for comparing with RFC vectors. */

@@ -13,7 +13,7 @@
 #include "common/secmem.h"
 #include "crypto/bls.h"
 
-#define SECRET(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#define SECRET(p, n)     VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
 #define DECLASSIFY(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
 
 static int failures;

@@ -17,7 +17,7 @@
 #include "crypto/eip2333.h"
 #include "crypto/eip2335.h"
 
-#define SECRET(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#define SECRET(p, n)     VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
 #define DECLASSIFY(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
 
 static int failures;

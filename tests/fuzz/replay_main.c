@@ -56,7 +56,8 @@ int main(int argc, char **argv)
     uint64_t s = 0x9e3779b97f4a7c15ull;
     static uint8_t buf[70000];
     size_t generated = 0;
-    static const size_t lens[] = {0, 1, 2, 31, 32, 33, 47, 48, 49, 95, 96, 97, 191, 192, 193, 255, 256, 1024, 4096, 65536};
+    static const size_t lens[] = {0,  1,  2,   31,  32,  33,  47,  48,   49,   95,
+                                  96, 97, 191, 192, 193, 255, 256, 1024, 4096, 65536};
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         size_t n = lens[li];
         memset(buf, 0, n);

@@ -56,7 +56,7 @@ typedef struct {
 } g2p;
 
 /* ---- fp_impl.h ---- */
-static const fp FP_ONE;  /* R mod p */
+static const fp FP_ONE; /* R mod p */
 static const fp FP_ZERO;
 static void fp_add(fp *r, const fp *a, const fp *b);
 static void fp_sub(fp *r, const fp *a, const fp *b);
@@ -64,12 +64,12 @@ static void fp_dbl(fp *r, const fp *a);
 static void fp_neg(fp *r, const fp *a); /* -0 == 0 */
 static void fp_mul(fp *r, const fp *a, const fp *b);
 static void fp_sqr(fp *r, const fp *a);
-static void fp_inv(fp *r, const fp *a); /* constant-time; 0 -> 0 */
+static void fp_inv(fp *r, const fp *a);  /* constant-time; 0 -> 0 */
 static bool fp_sqrt(fp *r, const fp *a); /* constant-time; false (r unspecified) if a is a non-residue */
 static limb_t fp_is_zero(const fp *a);   /* 1 or 0 */
 static limb_t fp_eq(const fp *a, const fp *b);
-static void fp_cmov(fp *r, const fp *a, limb_t flag); /* r = flag ? a : r */
-static limb_t fp_sgn0(const fp *a);                   /* RFC 9380 sgn0 (parity of the integer) */
+static void fp_cmov(fp *r, const fp *a, limb_t flag);      /* r = flag ? a : r */
+static limb_t fp_sgn0(const fp *a);                        /* RFC 9380 sgn0 (parity of the integer) */
 static bool fp_from_bytes_be(fp *r, const uint8_t in[48]); /* false if >= p */
 static void fp_to_bytes_be(uint8_t out[48], const fp *a);
 static limb_t fp_lexically_largest(const fp *a); /* 1 if a > (p-1)/2, ZCash sign rule */
@@ -114,8 +114,8 @@ static bool pairing_product_is_one_var(const g1a *P, const g2a *Q, size_t n);
 /* ---- field-layer extras (added by the fields/pairing layer; defined in fp_impl.h,
  * fp2_impl.h, fp12_impl.h) ---- */
 static void fp_pow_pub(fp *r, const fp *a, const limb_t *e, size_t n); /* e public, n limbs, LE */
-static limb_t fp_is_square(const fp *a);                             /* 1 for squares and 0 */
-static void fp_mul_small(fp *r, const fp *a, unsigned k);            /* k public */
+static limb_t fp_is_square(const fp *a);                               /* 1 for squares and 0 */
+static void fp_mul_small(fp *r, const fp *a, unsigned k);              /* k public */
 static void fp_half(fp *r, const fp *a);
 static void fp2_pow_pub(fp2 *r, const fp2 *a, const limb_t *e, size_t n);
 static void fp2_mul_small(fp2 *r, const fp2 *a, unsigned k);
