@@ -31,7 +31,7 @@ run: deps
 asan-test: deps
 	CC=$(SIGIL_CC) cmake -S . -B $(ASAN_BUILD) -DSIGIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz|integration'
 
 fuzz:
 	CC=clang cmake -S . -B build-fuzz -DSIGIL_FUZZ=ON -DSIGIL_SANITIZE=ON

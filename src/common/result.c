@@ -31,6 +31,17 @@ static const char *const messages[SIGIL_ERR__COUNT] = {
     [SIGIL_ERR_KEYSTORE_PUBKEY] = "decrypted key does not match the keystore's public key",
     [SIGIL_ERR_NOT_FOUND] = "not found",
     [SIGIL_ERR_UNSUPPORTED] = "not supported",
+    [SIGIL_ERR_SIGNING_ROOT_MISMATCH] = "the supplied signing root does not match the root computed from the request",
+    [SIGIL_ERR_SLASHING] = "signing refused by slashing protection",
+    [SIGIL_ERR_GVR_MISMATCH] = "genesis validators root does not match the one this signer is pinned to",
+    [SIGIL_ERR_KEY_DISABLED] = "key is disabled",
+    [SIGIL_ERR_DB] = "database error",
+    [SIGIL_ERR_FORBIDDEN] = "client is not allowed to do this",
+    [SIGIL_ERR_UNAUTHORIZED] = "missing or invalid credentials",
+    [SIGIL_ERR_NOT_READY] = "service is not ready",
+    [SIGIL_ERR_TLS] = "TLS failure",
+    [SIGIL_ERR_CONFIG] = "invalid configuration",
+    [SIGIL_ERR_CONFLICT] = "conflicts with existing state",
 };
 
 const char *sigil_strerror(enum sigil_err code)

@@ -37,6 +37,18 @@ enum sigil_err {
     SIGIL_ERR_KEYSTORE_PUBKEY,   /* decrypted key does not match the stored public key */
     SIGIL_ERR_NOT_FOUND,
     SIGIL_ERR_UNSUPPORTED,
+    /* signing service */
+    SIGIL_ERR_SIGNING_ROOT_MISMATCH, /* client signingRoot differs from the computed root */
+    SIGIL_ERR_SLASHING,              /* refused by slashing protection */
+    SIGIL_ERR_GVR_MISMATCH,          /* genesis validators root differs from the pinned one */
+    SIGIL_ERR_KEY_DISABLED,          /* key deleted/disabled (keymanager) */
+    SIGIL_ERR_DB,                    /* database failure (the request was not signed) */
+    SIGIL_ERR_FORBIDDEN,             /* client not allowed to use this key / endpoint */
+    SIGIL_ERR_UNAUTHORIZED,          /* missing or wrong credentials */
+    SIGIL_ERR_NOT_READY,             /* service not ready (keys loading, DB unavailable) */
+    SIGIL_ERR_TLS,                   /* TLS setup or handshake failure */
+    SIGIL_ERR_CONFIG,                /* invalid configuration */
+    SIGIL_ERR_CONFLICT,              /* already exists / conflicting state */
     SIGIL_ERR__COUNT
 };
 
