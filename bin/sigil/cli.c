@@ -70,9 +70,10 @@ int cli_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("sigil: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
+    /* Nothing useful is left to do if stderr itself fails. */
+    (void)fputs("sigil: ", stderr);
+    (void)vfprintf(stderr, fmt, ap);
+    (void)fputs("\n", stderr);
     va_end(ap);
     return CLI_BAD;
 }
@@ -133,9 +134,9 @@ void cli_print_hex(const uint8_t *data, size_t n)
         for (size_t i = 0; i < n; i += 256) {
             size_t k = n - i < 256 ? n - i : 256;
             sigil_hex_encode(buf, data + i, k, i == 0);
-            fputs(buf, stdout);
+            (void)fputs(buf, stdout); /* stdout errors are caught once, in main */
         }
-        fputs("\n", stdout);
+        (void)fputs("\n", stdout);
         return;
     }
     sigil_hex_encode(buf, data, n, 1);

@@ -196,8 +196,8 @@ static int keystore_create(int argc, char **argv)
         rc = cli_fail_result("keystore create", r);
         goto out;
     }
-    fwrite(json, 1, json_len, stdout);
-    fputs("\n", stdout);
+    (void)fwrite(json, 1, json_len, stdout); /* stdout errors are caught once, in main */
+    (void)fputs("\n", stdout);
     rc = CLI_OK;
 out:
     free(json);
@@ -335,12 +335,12 @@ static void progress(unsigned done, unsigned total, bool tty)
         fprintf(stderr, "\r[%.*s%*s] %u/%u keystores", filled, "########################################",
                 width - filled, "", done, total);
         if (done == total) {
-            fputs("\n", stderr);
+            (void)fputs("\n", stderr);
         }
     } else {
         fprintf(stderr, "sigil: %u/%u keystores\n", done, total);
     }
-    fflush(stderr);
+    (void)fflush(stderr); /* progress is best effort */
 }
 
 static int keys_new(int argc, char **argv)
@@ -461,7 +461,7 @@ static int keys_new(int argc, char **argv)
                 "This is your mnemonic (seed phrase). Write it down and store it safely; it is shown "
                 "only once.\n\n%s\n\n",
                 mnemonic);
-        fflush(stdout);
+        (void)fflush(stdout); /* stdout errors are caught once, in main */
     }
 
     char stamp[32];

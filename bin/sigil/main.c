@@ -8,32 +8,30 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: sigil <command> [options]\n"
-          "\n"
-          "  bls pubkey                         secret key hex on stdin -> compressed public key\n"
-          "  bls sign --message HEX             secret key hex on stdin -> compressed signature\n"
-          "  bls verify --public-key HEX --message HEX --signature HEX\n"
-          "                                     exit 0 valid, 1 invalid\n"
-          "  keys derive --path PATH [--from seed|mnemonic] [--passphrase-file F]\n"
-          "                                     seed hex or mnemonic on stdin -> secret key hex\n"
-          "  keys new --count N [--start-index I] --network NAME --withdrawal-address 0x..\n"
-          "           --password-file F --out DIR [--mnemonic-file F] [--kdf scrypt|pbkdf2]\n"
-          "                                     new mnemonic, keystores and deposit data\n"
-          "  keystore create --password-file F [--kdf scrypt|pbkdf2] [--path PATH]\n"
-          "                                     secret key hex on stdin -> EIP-2335 JSON\n"
-          "  keystore decrypt --keystore F --password-file F\n"
-          "                                     -> secret key hex\n"
-          "  bench bls [--json]                 median microseconds per BLS operation\n"
-          "\n"
-          "Secrets are read from stdin or files, never from arguments. Exit codes: 0 success,\n"
-          "1 a valid \"no\" (e.g. an invalid signature), 2 bad input.\n",
-          f);
+    (void)fputs("usage: sigil <command> [options]\n"
+                "\n"
+                "  bls pubkey                         secret key hex on stdin -> compressed public key\n"
+                "  bls sign --message HEX             secret key hex on stdin -> compressed signature\n"
+                "  bls verify --public-key HEX --message HEX --signature HEX\n"
+                "                                     exit 0 valid, 1 invalid\n"
+                "  keys derive --path PATH [--from seed|mnemonic] [--passphrase-file F]\n"
+                "                                     seed hex or mnemonic on stdin -> secret key hex\n"
+                "  keys new --count N [--start-index I] --network NAME --withdrawal-address 0x..\n"
+                "           --password-file F --out DIR [--mnemonic-file F] [--kdf scrypt|pbkdf2]\n"
+                "                                     new mnemonic, keystores and deposit data\n"
+                "  keystore create --password-file F [--kdf scrypt|pbkdf2] [--path PATH]\n"
+                "                                     secret key hex on stdin -> EIP-2335 JSON\n"
+                "  keystore decrypt --keystore F --password-file F\n"
+                "                                     -> secret key hex\n"
+                "  bench bls [--json]                 median microseconds per BLS operation\n"
+                "\n"
+                "Secrets are read from stdin or files, never from arguments. Exit codes: 0 success,\n"
+                "1 a valid \"no\" (e.g. an invalid signature), 2 bad input.\n",
+                f);
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
-    /* The CLI handles keys on an operator's machine: keep them out of core dumps and ptrace. */
-    (void)sigil_harden_process();
     if (argc < 2) {
         return cli_fail("expected a command (run 'sigil --help' for the list)");
     }
@@ -55,4 +53,17 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 2, argv + 2);
     }
     return cli_fail("unknown command '%s' (run 'sigil --help' for the list)", cmd);
+}
+
+int main(int argc, char **argv)
+{
+    /* The CLI handles keys on an operator's machine: keep them out of core dumps and ptrace. */
+    (void)sigil_harden_process();
+    int rc = run(argc, argv);
+    /* Commands do not check each write to stdout; a full disk or closed pipe must still not
+     * pass for success with a truncated keystore, key or mnemonic. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        return cli_fail("writing to standard output failed");
+    }
+    return rc;
 }

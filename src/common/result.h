@@ -63,9 +63,21 @@ static inline sigil_result sigil_ok(void) { return (sigil_result){SIGIL_OK}; }
 static inline sigil_result sigil_error(enum sigil_err code) { return (sigil_result){code}; }
 static inline bool sigil_is_ok(sigil_result r) { return r.code == SIGIL_OK; }
 
-/* Returns an error and records a detail sentence (printf format). The detail must describe
- * public input only (a field name, a length, a path), never a secret. */
-sigil_result sigil_errorf(enum sigil_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Records a detail sentence (printf format) for sigil_error_detail. Callers use sigil_errorf. */
+void sigil_error_set_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* sigil_errorf(code, fmt, ...): returns sigil_error(code) and records a detail sentence (printf
+ * format). The detail must describe public input only (a field name, a length, a path), never a
+ * secret. A macro rather than a function so that callers, and the static analyzer, see that the
+ * result is exactly `code`: an opaque out-of-line call made clang-analyzer assume it could be
+ * SIGIL_OK and follow impossible paths past every SIGIL_GUARD. `code` is evaluated first, before
+ * formatting can touch errno (a GNU statement expression; Sigil builds with gnu17). */
+#define sigil_errorf(code, ...)                                                                                        \
+    __extension__({                                                                                                    \
+        enum sigil_err sigil_errorf_code_ = (code);                                                                    \
+        sigil_error_set_detail(__VA_ARGS__);                                                                           \
+        sigil_error(sigil_errorf_code_);                                                                               \
+    })
 
 /* Returns a static one-sentence description of code. */
 const char *sigil_strerror(enum sigil_err code);

@@ -89,7 +89,7 @@ static void tables_init(void)
             if (n != buf) {
                 free(n);
             }
-            memcpy(t->raw[i], w, wl);
+            memcpy(t->raw[i], w, wl + 1); /* wl < SLOT, checked above; the NUL lands in the zero padding */
             t->raw_len[i] = (uint8_t)wl;
         }
         tables[l] = t;
@@ -392,7 +392,6 @@ sigil_result sigil_bip39_entropy_to_mnemonic(char **out, size_t *out_len, const 
             }
             len |= t->raw_len[i] & m;
         }
-        idx = 0;
         if (w > 0) {
             memcpy(buf + pos, sep, sep_len);
             pos += sep_len;

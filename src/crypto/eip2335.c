@@ -110,7 +110,8 @@ static sigil_result aes128ctr(uint8_t *out, const uint8_t *in, size_t len, const
     SIGIL_ENSURE_GOTO(ctx != NULL, SIGIL_ERR_NOMEM);
     SIGIL_ENSURE_GOTO(EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, key, iv) == 1, SIGIL_ERR_CRYPTO);
     SIGIL_ENSURE_GOTO(EVP_EncryptUpdate(ctx, out, &outl, in, (int)len) == 1, SIGIL_ERR_CRYPTO);
-    SIGIL_ENSURE_GOTO(EVP_EncryptFinal_ex(ctx, out + outl, &fin) == 1 && (size_t)(outl + fin) == len, SIGIL_ERR_CRYPTO);
+    SIGIL_ENSURE_GOTO(EVP_EncryptFinal_ex(ctx, out + outl, &fin) == 1 && (size_t)outl + (size_t)fin == len,
+                      SIGIL_ERR_CRYPTO);
     ret = sigil_ok();
 out:
     EVP_CIPHER_CTX_free(ctx); /* clears the key schedule */
