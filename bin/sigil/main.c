@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "common/secmem.h"
+#include "slashing/slashing.h"
 
 static void usage(FILE *f)
 {
@@ -23,6 +24,11 @@ static void usage(FILE *f)
                 "                                     secret key hex on stdin -> EIP-2335 JSON\n"
                 "  keystore decrypt --keystore F --password-file F\n"
                 "                                     -> secret key hex\n"
+                "  slashing import FILE --db URL      import an EIP-3076 interchange file\n"
+                "  slashing export [--minimal] --db URL [--out FILE]\n"
+                "                                     export slashing-protection history (EIP-3076)\n"
+                "  slashing prune --db URL --keep-epochs N\n"
+                "                                     drop old history, keeping the low watermarks\n"
                 "  bench bls [--json]                 median microseconds per BLS operation\n"
                 "\n"
                 "Secrets are read from stdin or files, never from arguments. Exit codes: 0 success,\n"
@@ -48,6 +54,9 @@ static int run(int argc, char **argv)
     }
     if (strcmp(cmd, "keystore") == 0) {
         return cmd_keystore(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "slashing") == 0) {
+        return sigil_slashing_cli(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "bench") == 0) {
         return cmd_bench(argc - 2, argv + 2);

@@ -1,0 +1,411 @@
+/* sigil-loadgen: HTTPS (or HTTP) keep-alive load generator for the signing API.
+ *
+ * Each connection runs on its own thread and sends ATTESTATION requests for its own subset of the
+ * signer's keys, with target epochs that only move forward, so every request is signable and the
+ * slashing-protection database records each one (the realistic validator-client load). It reports
+ * signatures per second and latency percentiles as one JSON object.
+ *
+ * usage: sigil-loadgen --url https://127.0.0.1:PORT [--connections N] [--seconds S]
+ *        [--cert F --key F] [--ca F] [--keys N] [--type attestation|randao]
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_KEYS 100000
+#define GVR      "0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95"
+
+struct conn {
+    int fd;
+    SSL *ssl;
+    char buf[65536];
+    size_t have;
+};
+
+struct cfg {
+    char host[256];
+    char port[16];
+    bool tls;
+    const char *cert, *key, *ca;
+    int connections;
+    double seconds;
+    bool randao;
+} g;
+
+static SSL_CTX *ctx;
+static char (*pubkeys)[99];
+static size_t npubkeys;
+static atomic_bool stop;
+
+struct worker {
+    pthread_t th;
+    int id;
+    uint64_t ok, errors, refused;
+    uint64_t status[6];
+    double *lat;
+    size_t nlat, caplat;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int conn_open(struct conn *c)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(g.host, g.port, &hints, &ai) != 0) {
+        return -1;
+    }
+    c->fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (c->fd < 0 || connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->have = 0;
+    c->ssl = NULL;
+    if (g.tls) {
+        c->ssl = SSL_new(ctx);
+        SSL_set_fd(c->ssl, c->fd);
+        SSL_set_tlsext_host_name(c->ssl, g.host);
+        if (SSL_connect(c->ssl) != 1) {
+            ERR_print_errors_fp(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->ssl != NULL) {
+        SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    c->fd = -1;
+    c->ssl = NULL;
+}
+
+static int io_write(struct conn *c, const char *p, size_t n)
+{
+    while (n > 0) {
+        int w = c->ssl ? SSL_write(c->ssl, p, (int)n) : (int)write(c->fd, p, n);
+        if (w <= 0) {
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int io_read(struct conn *c)
+{
+    if (c->have >= sizeof c->buf) {
+        return -1;
+    }
+    int r = c->ssl ? SSL_read(c->ssl, c->buf + c->have, (int)(sizeof c->buf - c->have))
+                   : (int)read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
+    if (r <= 0) {
+        return -1;
+    }
+    c->have += (size_t)r;
+    return 0;
+}
+
+/* Sends one request and reads one response; returns the status, copies up to cap body bytes. */
+static int roundtrip(struct conn *c, const char *method, const char *path, const char *body, char *out, size_t cap)
+{
+    char head[1024];
+    size_t blen = body ? strlen(body) : 0;
+    int hn = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\nConnection: keep-alive\r\n\r\n",
+                      method, path, g.host, blen);
+    if (io_write(c, head, (size_t)hn) != 0 || (blen && io_write(c, body, blen) != 0)) {
+        return -1;
+    }
+    for (;;) {
+        char *end = memmem(c->buf, c->have, "\r\n\r\n", 4);
+        if (end != NULL) {
+            size_t hlen = (size_t)(end - c->buf) + 4;
+            int status = 0;
+            if (sscanf(c->buf, "HTTP/1.%*d %d", &status) != 1) {
+                return -1;
+            }
+            size_t clen = 0;
+            char *cl = strcasestr(c->buf, "\r\nContent-Length:");
+            if (cl != NULL && cl < end) {
+                clen = strtoul(cl + 17, NULL, 10);
+            }
+            while (c->have < hlen + clen) {
+                if (io_read(c) != 0) {
+                    return -1;
+                }
+            }
+            if (out != NULL) {
+                size_t k = clen < cap - 1 ? clen : cap - 1;
+                memcpy(out, c->buf + hlen, k);
+                out[k] = '\0';
+            }
+            memmove(c->buf, c->buf + hlen + clen, c->have - hlen - clen);
+            c->have -= hlen + clen;
+            return status;
+        }
+        if (io_read(c) != 0) {
+            return -1;
+        }
+    }
+}
+
+static void record(struct worker *w, double lat)
+{
+    if (w->nlat == w->caplat) {
+        w->caplat = w->caplat ? w->caplat * 2 : 4096;
+        w->lat = realloc(w->lat, w->caplat * sizeof *w->lat);
+    }
+    w->lat[w->nlat++] = lat;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct conn c = {.fd = -1};
+    if (conn_open(&c) != 0) {
+        fprintf(stderr, "loadgen: connection %d failed\n", w->id);
+        w->errors++;
+        return NULL;
+    }
+    /* this connection's keys: id, id + connections, ... */
+    size_t mine = 0;
+    for (size_t k = (size_t)w->id; k < npubkeys; k += (size_t)g.connections) {
+        mine++;
+    }
+    if (mine == 0) {
+        conn_close(&c);
+        return NULL;
+    }
+    /* start epochs from the wall clock so repeated runs against one DB keep moving forward */
+    uint64_t epoch = (uint64_t)time(NULL) * 4;
+    size_t turn = 0;
+    char body[2048], path[160], resp[512];
+    while (!atomic_load(&stop)) {
+        size_t k = (size_t)w->id + (turn % mine) * (size_t)g.connections;
+        if (turn % mine == 0) {
+            epoch++;
+        }
+        turn++;
+        if (g.randao) {
+            snprintf(body, sizeof body,
+                     "{\"type\":\"RANDAO_REVEAL\",\"fork_info\":{\"fork\":{\"previous_version\":\"0x05000000\","
+                     "\"current_version\":\"0x06000000\",\"epoch\":\"411392\"},\"genesis_validators_root\":\"" GVR
+                     "\"},\"randao_reveal\":{\"epoch\":\"%llu\"}}",
+                     (unsigned long long)epoch);
+        } else {
+            snprintf(body, sizeof body,
+                     "{\"type\":\"ATTESTATION\",\"fork_info\":{\"fork\":{\"previous_version\":\"0x05000000\","
+                     "\"current_version\":\"0x06000000\",\"epoch\":\"411392\"},\"genesis_validators_root\":\"" GVR
+                     "\"},\"attestation\":{\"slot\":\"%llu\",\"index\":\"0\",\"beacon_block_root\":\"0x%064x\","
+                     "\"source\":{\"epoch\":\"%llu\",\"root\":\"0x%064x\"},\"target\":{\"epoch\":\"%llu\",\"root\":"
+                     "\"0x%064x\"}}}",
+                     (unsigned long long)(epoch * 32), (unsigned)turn, (unsigned long long)(epoch - 1), 1u,
+                     (unsigned long long)epoch, 2u);
+        }
+        snprintf(path, sizeof path, "/api/v1/eth2/sign/%s", pubkeys[k]);
+        double t0 = now_s();
+        int st = roundtrip(&c, "POST", path, body, resp, sizeof resp);
+        double dt = now_s() - t0;
+        if (st < 0) {
+            w->errors++;
+            conn_close(&c);
+            if (atomic_load(&stop) || conn_open(&c) != 0) {
+                break;
+            }
+            continue;
+        }
+        if (st == 200) {
+            w->ok++;
+            record(w, dt);
+        } else if (st == 412) {
+            w->refused++;
+        } else {
+            w->errors++;
+            if (w->errors < 3) {
+                fprintf(stderr, "loadgen: HTTP %d: %s\n", st, resp);
+            }
+        }
+    }
+    conn_close(&c);
+    return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Fetches /api/v1/eth2/publicKeys and extracts the hex strings. */
+static int fetch_keys(size_t limit)
+{
+    struct conn c = {.fd = -1};
+    if (conn_open(&c) != 0) {
+        return -1;
+    }
+    size_t cap = 100 * 1024 * 1024;
+    char *body = malloc(cap);
+    /* the response can be large; read it with a bigger buffer by hand */
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "GET /api/v1/eth2/publicKeys HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", g.host);
+    io_write(&c, head, (size_t)hn);
+    size_t have = 0;
+    for (;;) {
+        int r =
+            c.ssl ? SSL_read(c.ssl, body + have, (int)(cap - have - 1)) : (int)read(c.fd, body + have, cap - have - 1);
+        if (r <= 0) {
+            break;
+        }
+        have += (size_t)r;
+    }
+    body[have] = '\0';
+    conn_close(&c);
+    pubkeys = calloc(MAX_KEYS, sizeof *pubkeys);
+    char *p = body;
+    while ((p = strstr(p, "\"0x")) != NULL && npubkeys < limit && npubkeys < MAX_KEYS) {
+        if (strlen(p) > 99 && p[99] == '"') {
+            memcpy(pubkeys[npubkeys], p + 1, 98);
+            pubkeys[npubkeys][98] = '\0';
+            npubkeys++;
+        }
+        p += 3;
+    }
+    free(body);
+    return npubkeys > 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = NULL;
+    size_t key_limit = MAX_KEYS;
+    g.connections = 8;
+    g.seconds = 10;
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--url") == 0 && v) {
+            url = v;
+        } else if (strcmp(a, "--connections") == 0 && v) {
+            g.connections = atoi(v);
+        } else if (strcmp(a, "--seconds") == 0 && v) {
+            g.seconds = atof(v);
+        } else if (strcmp(a, "--cert") == 0 && v) {
+            g.cert = v;
+        } else if (strcmp(a, "--key") == 0 && v) {
+            g.key = v;
+        } else if (strcmp(a, "--ca") == 0 && v) {
+            g.ca = v;
+        } else if (strcmp(a, "--keys") == 0 && v) {
+            key_limit = strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--type") == 0 && v) {
+            g.randao = strcmp(v, "randao") == 0;
+        } else {
+            fprintf(stderr, "usage: sigil-loadgen --url URL [--connections N] [--seconds S] [--cert F --key F] "
+                            "[--ca F] [--keys N] [--type attestation|randao]\n");
+            return 2;
+        }
+    }
+    if (url == NULL || g.connections < 1 || g.connections > 1024 || !(g.seconds > 0)) {
+        fprintf(stderr, "sigil-loadgen: --url is required; --connections 1..1024; --seconds > 0\n");
+        return 2;
+    }
+    if (strncmp(url, "https://", 8) == 0) {
+        g.tls = true;
+        url += 8;
+    } else if (strncmp(url, "http://", 7) == 0) {
+        url += 7;
+    } else {
+        fprintf(stderr, "sigil-loadgen: URL must start with http:// or https://\n");
+        return 2;
+    }
+    const char *colon = strrchr(url, ':');
+    if (colon == NULL) {
+        fprintf(stderr, "sigil-loadgen: URL needs a port\n");
+        return 2;
+    }
+    snprintf(g.host, sizeof g.host, "%.*s", (int)(colon - url), url);
+    snprintf(g.port, sizeof g.port, "%.*s", (int)strcspn(colon + 1, "/"), colon + 1);
+    if (g.tls) {
+        ctx = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        if (g.ca != NULL) {
+            SSL_CTX_load_verify_locations(ctx, g.ca, NULL);
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        }
+        if (g.cert != NULL && (SSL_CTX_use_certificate_chain_file(ctx, g.cert) != 1 ||
+                               SSL_CTX_use_PrivateKey_file(ctx, g.key, SSL_FILETYPE_PEM) != 1)) {
+            fprintf(stderr, "sigil-loadgen: cannot load the client certificate\n");
+            return 2;
+        }
+    }
+    if (fetch_keys(key_limit) != 0) {
+        fprintf(stderr, "sigil-loadgen: could not fetch public keys from the signer\n");
+        return 1;
+    }
+    struct worker *ws = calloc((size_t)g.connections, sizeof *ws);
+    double t0 = now_s();
+    for (int i = 0; i < g.connections; i++) {
+        ws[i].id = i;
+        pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
+    }
+    struct timespec ts = {(time_t)g.seconds, (long)((g.seconds - (double)(time_t)g.seconds) * 1e9)};
+    nanosleep(&ts, NULL);
+    atomic_store(&stop, true);
+    uint64_t ok = 0, errors = 0, refused = 0;
+    size_t nlat = 0;
+    for (int i = 0; i < g.connections; i++) {
+        pthread_join(ws[i].th, NULL);
+        ok += ws[i].ok;
+        errors += ws[i].errors;
+        refused += ws[i].refused;
+        nlat += ws[i].nlat;
+    }
+    double elapsed = now_s() - t0;
+    double *all = malloc((nlat ? nlat : 1) * sizeof *all);
+    size_t k = 0;
+    for (int i = 0; i < g.connections; i++) {
+        memcpy(all + k, ws[i].lat, ws[i].nlat * sizeof *all);
+        k += ws[i].nlat;
+        free(ws[i].lat);
+    }
+    qsort(all, nlat, sizeof *all, cmp_d);
+    double p50 = nlat ? all[nlat / 2] * 1e3 : 0, p99 = nlat ? all[(size_t)((double)nlat * 0.99)] * 1e3 : 0;
+    printf("{\"type\":\"%s\",\"connections\":%d,\"keys\":%zu,\"seconds\":%.2f,\"signatures\":%llu,"
+           "\"signatures_per_second\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"refused\":%llu,\"errors\":%llu}\n",
+           g.randao ? "RANDAO_REVEAL" : "ATTESTATION", g.connections, npubkeys, elapsed, (unsigned long long)ok,
+           (double)ok / elapsed, p50, p99, (unsigned long long)refused, (unsigned long long)errors);
+    free(all);
+    free(ws);
+    return errors > 0 && ok == 0 ? 1 : 0;
+}

@@ -1,0 +1,86 @@
+/* EIP-3076 slashing protection: check-and-record of block and attestation signings, following the
+ * "complete strategy + low watermarks" of Web3Signer, over SQLite (one writer thread, group commit)
+ * or PostgreSQL (connection pool, per-validator advisory locks, safe across processes).
+ *
+ * Every function is thread-safe. A signing function returns SIGIL_OK only after the record is
+ * durable (fsync'd SQLite WAL commit / PostgreSQL commit with synchronous_commit=on); on any other
+ * result the caller must not release the signature. */
+#ifndef SIGIL_SLASHING_SLASHING_H
+#define SIGIL_SLASHING_SLASHING_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/result.h"
+
+/* Interchange documents larger than this are refused with SIGIL_ERR_TOO_LARGE. */
+#define SIGIL_SLASHING_IMPORT_MAX (64u * 1024u * 1024u)
+
+struct sigil_slashing_db; /* opaque, thread-safe: any thread may call any function concurrently */
+
+/* url: "sqlite:PATH" (file created 0600 if missing; "sqlite::memory:" for a private in-memory DB) or
+ * "postgresql://..." / "postgres://..." (libpq conninfo URL; sslmode etc. pass through; the pool size
+ * is taken from the environment variable SIGIL_SLASHING_PG_POOL, default 8). Runs migrations (a
+ * schema_version table); refuses a DB newer than the code with SIGIL_ERR_UNSUPPORTED. */
+SIGIL_RESULT sigil_slashing_open(struct sigil_slashing_db **out, const char *url);
+void sigil_slashing_close(struct sigil_slashing_db *db);
+
+/* Registers validators (bulk, idempotent). Signing for an unregistered key fails with SIGIL_ERR_NOT_FOUND. */
+SIGIL_RESULT sigil_slashing_register(struct sigil_slashing_db *db, const uint8_t (*pubkeys)[48], size_t n);
+
+/* Genesis validators root pinning: the first GVR seen is stored; a different one gives SIGIL_ERR_GVR_MISMATCH. */
+SIGIL_RESULT sigil_slashing_check_gvr(struct sigil_slashing_db *db, const uint8_t gvr[32]);
+
+/* Check-and-record. On success the record is durable before return. Refusal: SIGIL_ERR_SLASHING with a
+ * detail naming the rule. Disabled key: SIGIL_ERR_KEY_DISABLED. Unregistered key: SIGIL_ERR_NOT_FOUND.
+ * DB failure: SIGIL_ERR_DB (caller must NOT sign). An identical re-signing (same slot/target and same
+ * signing_root) is allowed. Both functions first do the GVR check (skipped when gvr is NULL). */
+SIGIL_RESULT sigil_slashing_sign_block(struct sigil_slashing_db *db, const uint8_t pubkey[48], uint64_t slot,
+                                       const uint8_t signing_root[32], const uint8_t gvr[32]);
+SIGIL_RESULT sigil_slashing_sign_attestation(struct sigil_slashing_db *db, const uint8_t pubkey[48],
+                                             uint64_t source_epoch, uint64_t target_epoch,
+                                             const uint8_t signing_root[32], const uint8_t gvr[32]);
+
+/* Enable/disable a key on every instance sharing the DB (keymanager DELETE disables).
+ * SIGIL_ERR_NOT_FOUND if the key is not registered. */
+SIGIL_RESULT sigil_slashing_set_enabled(struct sigil_slashing_db *db, const uint8_t pubkey[48], bool enabled);
+SIGIL_RESULT sigil_slashing_is_registered(struct sigil_slashing_db *db, const uint8_t pubkey[48], bool *registered,
+                                          bool *enabled);
+
+struct sigil_slashing_import_report {
+    size_t validators, blocks, attestations, skipped;
+};
+/* EIP-3076 v5 interchange import (at most SIGIL_SLASHING_IMPORT_MAX bytes; strict schema; the GVR must
+ * match the pinned one, or is pinned). filter/nfilter: import only these pubkeys; NULL/0 = all.
+ * Per-validator failures are counted in skipped and reported in the detail; a malformed document fails
+ * as a whole with SIGIL_ERR_PARSE and imports nothing. rep may be NULL. */
+SIGIL_RESULT sigil_slashing_import(struct sigil_slashing_db *db, const char *json, size_t len,
+                                   const uint8_t (*filter)[48], size_t nfilter,
+                                   struct sigil_slashing_import_report *rep);
+
+/* Export (format 5). minimal: only the latest block and attestation per key (watermarks). filter as
+ * above. The caller owns *out. SIGIL_ERR_NOT_FOUND when no GVR has been pinned yet. */
+SIGIL_RESULT sigil_slashing_export(struct sigil_slashing_db *db, json_t **out, bool minimal,
+                                   const uint8_t (*filter)[48], size_t nfilter);
+
+/* Prune history older than keep_epochs (>= 1) below each key's newest record, raising low watermarks
+ * so nothing pruned can be re-signed. */
+SIGIL_RESULT sigil_slashing_prune(struct sigil_slashing_db *db, uint64_t keep_epochs, uint64_t slots_per_epoch);
+
+/* Stats for /metrics and health: commits, recorded signings, refusals, last commit latency (µs) and
+ * the average number of requests per commit (group commit). */
+struct sigil_slashing_stats {
+    uint64_t commits, records, refusals;
+    double last_commit_us, avg_batch;
+};
+void sigil_slashing_stats(struct sigil_slashing_db *db, struct sigil_slashing_stats *out);
+
+/* The `sigil slashing ...` command line: argv[0] is "slashing" (or directly the subcommand):
+ *   import FILE --db URL | export [--minimal] --db URL [--out FILE] | prune --db URL --keep-epochs N
+ *   [--slots-per-epoch N]. Returns the process exit code: 0 ok, 1 database/IO failure, 2 bad input
+ * (one sentence on stderr). */
+int sigil_slashing_cli(int argc, char **argv);
+
+#endif

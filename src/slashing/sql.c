@@ -1,0 +1,119 @@
+/* The statement table and the schema migrations for both backends.
+ *
+ * Schema (version 2):
+ *   validators(id, public_key UNIQUE, enabled)
+ *   signed_blocks(validator_id, slot, signing_root NULL)            UNIQUE(validator_id, slot)
+ *   signed_attestations(validator_id, source_epoch, target_epoch, signing_root NULL)
+ *       UNIQUE(validator_id, target_epoch, source_epoch) "sa_target", INDEX(validator_id, source_epoch) "sa_source"
+ *   low_watermarks(validator_id UNIQUE, slot NULL, source_epoch NULL, target_epoch NULL)  both epochs or neither
+ *   metadata(id = 1, genesis_validators_root)
+ *   schema_version(version)
+ * slot and epochs are BIGINT holding slash_enc(v) (see internal.h). A NULL signing_root is an imported
+ * record without a root: it blocks every new signing at that slot / target epoch. Several rows may
+ * share a target epoch (imported slashable data); each is kept so the surround checks see it. */
+#include "slashing/internal.h"
+
+static const char *const sql_common[S__COUNT] = {
+    [S_GVR_INSERT] = "INSERT INTO metadata(id, genesis_validators_root) VALUES (1, ?1) ON CONFLICT(id) DO NOTHING",
+    [S_GVR_GET] = "SELECT genesis_validators_root FROM metadata WHERE id = 1",
+    [S_VAL_INSERT] = "INSERT INTO validators(public_key, enabled) VALUES (?1, 1) ON CONFLICT(public_key) DO NOTHING",
+    [S_VAL_GET] = "SELECT id, enabled FROM validators WHERE public_key = ?1",
+    [S_VAL_LIST] = "SELECT id, public_key, enabled FROM validators ORDER BY id",
+    [S_VAL_ENABLE] = "UPDATE validators SET enabled = ?2 WHERE id = ?1",
+    [S_LOCK] = "SELECT pg_advisory_xact_lock(?1::int, ?2::int)",
+    [S_BLOCK_STATE] = "SELECT v.enabled, lw.slot, b.slot, b.signing_root FROM validators v"
+                      " LEFT JOIN low_watermarks lw ON lw.validator_id = v.id"
+                      " LEFT JOIN signed_blocks b ON b.validator_id = v.id AND b.slot = ?2 WHERE v.id = ?1",
+    [S_BLOCK_INSERT] = "INSERT INTO signed_blocks(validator_id, slot, signing_root) VALUES (?1, ?2, ?3)",
+    [S_BLOCK_GET] = "SELECT 1, signing_root FROM signed_blocks WHERE validator_id = ?1 AND slot = ?2",
+    [S_BLOCK_NULLIFY] = "UPDATE signed_blocks SET signing_root = NULL WHERE validator_id = ?1 AND slot = ?2",
+    [S_ATT_INSERT] = "INSERT INTO signed_attestations(validator_id, source_epoch, target_epoch, signing_root)"
+                     " VALUES (?1, ?2, ?3, ?4)",
+    [S_ATT_GET] = "SELECT 1, signing_root FROM signed_attestations"
+                  " WHERE validator_id = ?1 AND target_epoch = ?3 AND source_epoch = ?2",
+    [S_ATT_NULLIFY] = "UPDATE signed_attestations SET signing_root = NULL"
+                      " WHERE validator_id = ?1 AND target_epoch = ?3 AND source_epoch = ?2",
+    [S_LW_GET] = "SELECT slot, source_epoch, target_epoch FROM low_watermarks WHERE validator_id = ?1",
+    [S_LW_INIT_SLOT] = "INSERT INTO low_watermarks(validator_id, slot) VALUES (?1, ?2) ON CONFLICT(validator_id)"
+                       " DO UPDATE SET slot = COALESCE(low_watermarks.slot, excluded.slot)",
+    [S_LW_INIT_EPOCHS] = "INSERT INTO low_watermarks(validator_id, source_epoch, target_epoch) VALUES (?1, ?2, ?3)"
+                         " ON CONFLICT(validator_id) DO UPDATE SET"
+                         " source_epoch = COALESCE(low_watermarks.source_epoch, excluded.source_epoch),"
+                         " target_epoch = COALESCE(low_watermarks.target_epoch, excluded.target_epoch)",
+    [S_LW_SET_SLOT] = "INSERT INTO low_watermarks(validator_id, slot) VALUES (?1, ?2) ON CONFLICT(validator_id)"
+                      " DO UPDATE SET slot = excluded.slot",
+    [S_LW_SET_EPOCHS] = "INSERT INTO low_watermarks(validator_id, source_epoch, target_epoch) VALUES (?1, ?2, ?3)"
+                        " ON CONFLICT(validator_id) DO UPDATE SET source_epoch = excluded.source_epoch,"
+                        " target_epoch = excluded.target_epoch",
+    [S_BLOCK_MAX] = "SELECT max(slot) FROM signed_blocks WHERE validator_id = ?1",
+    [S_BLOCK_MIN_GE] = "SELECT min(slot) FROM signed_blocks WHERE validator_id = ?1 AND slot >= ?2",
+    [S_BLOCK_DEL_BELOW] = "DELETE FROM signed_blocks WHERE validator_id = ?1 AND slot < ?2",
+    [S_ATT_MAX_TGT] = "SELECT max(target_epoch) FROM signed_attestations WHERE validator_id = ?1",
+    [S_ATT_MIN_TGT_GE] = "SELECT min(target_epoch) FROM signed_attestations WHERE validator_id = ?1"
+                         " AND target_epoch >= ?2",
+    [S_ATT_MAX_SRC_LE] = "SELECT max(source_epoch) FROM signed_attestations WHERE validator_id = ?1"
+                         " AND target_epoch <= ?2",
+    [S_ATT_DEL_BELOW] = "DELETE FROM signed_attestations WHERE validator_id = ?1 AND target_epoch < ?2",
+    [S_BLOCKS_ALL] = "SELECT slot, signing_root FROM signed_blocks WHERE validator_id = ?1 ORDER BY slot",
+    [S_ATTS_ALL] = "SELECT source_epoch, target_epoch, signing_root FROM signed_attestations"
+                   " WHERE validator_id = ?1 ORDER BY target_epoch, source_epoch",
+    [S_BLOCK_LATEST] = "SELECT slot, signing_root FROM signed_blocks WHERE validator_id = ?1"
+                       " ORDER BY slot DESC LIMIT 1",
+    [S_ATT_MAXES] = "SELECT max(source_epoch), max(target_epoch) FROM signed_attestations WHERE validator_id = ?1",
+};
+
+/* The attestation state: everything the rules need in one round trip. The surround subqueries each
+ * scan only the index range above the new vote (targets above it / sources above it), which holds
+ * few rows in normal operation; SQLite is told which index to use for each. */
+#define ATT_STATE(IDX_T, IDX_S)                                                                                        \
+    "SELECT v.enabled, lw.source_epoch, lw.target_epoch,"                                                              \
+    " (SELECT count(*) FROM signed_attestations a " IDX_T " WHERE a.validator_id = ?1 AND a.target_epoch = ?3),"       \
+    " EXISTS(SELECT 1 FROM signed_attestations a " IDX_T " WHERE a.validator_id = ?1 AND a.target_epoch = ?3"          \
+    " AND a.source_epoch = ?2 AND a.signing_root = ?4),"                                                               \
+    " EXISTS(SELECT 1 FROM signed_attestations a " IDX_T " WHERE a.validator_id = ?1 AND a.target_epoch > ?3"          \
+    " AND a.source_epoch < ?2),"                                                                                       \
+    " EXISTS(SELECT 1 FROM signed_attestations a " IDX_S " WHERE a.validator_id = ?1 AND a.source_epoch > ?2"          \
+    " AND a.target_epoch < ?3)"                                                                                        \
+    " FROM validators v LEFT JOIN low_watermarks lw ON lw.validator_id = v.id WHERE v.id = ?1"
+
+static const char att_state_sqlite[] = ATT_STATE("INDEXED BY sa_target", "INDEXED BY sa_source");
+static const char att_state_pg[] = ATT_STATE("", "");
+
+const char *slash_sql(enum slash_stmt id, bool pg)
+{
+    if (id == S_ATT_STATE) {
+        return pg ? att_state_pg : att_state_sqlite;
+    }
+    return sql_common[id];
+}
+
+static const char *const migrations_sqlite[SLASH_SCHEMA_VERSION] = {
+    "CREATE TABLE validators(id INTEGER PRIMARY KEY, public_key BLOB NOT NULL UNIQUE,"
+    " enabled INTEGER NOT NULL DEFAULT 1);"
+    "CREATE TABLE signed_blocks(validator_id INTEGER NOT NULL REFERENCES validators(id), slot INTEGER NOT NULL,"
+    " signing_root BLOB, UNIQUE(validator_id, slot));"
+    "CREATE TABLE signed_attestations(validator_id INTEGER NOT NULL REFERENCES validators(id),"
+    " source_epoch INTEGER NOT NULL, target_epoch INTEGER NOT NULL, signing_root BLOB);"
+    "CREATE UNIQUE INDEX sa_target ON signed_attestations(validator_id, target_epoch, source_epoch);"
+    "CREATE TABLE low_watermarks(validator_id INTEGER PRIMARY KEY REFERENCES validators(id), slot INTEGER,"
+    " source_epoch INTEGER, target_epoch INTEGER, CHECK ((source_epoch IS NULL) = (target_epoch IS NULL)));"
+    "CREATE TABLE metadata(id INTEGER PRIMARY KEY CHECK (id = 1), genesis_validators_root BLOB NOT NULL);",
+    /* v2: the source index used by the "new vote surrounds an existing one" check */
+    "CREATE INDEX sa_source ON signed_attestations(validator_id, source_epoch);",
+};
+
+static const char *const migrations_pg[SLASH_SCHEMA_VERSION] = {
+    "CREATE TABLE validators(id BIGSERIAL PRIMARY KEY, public_key BYTEA NOT NULL UNIQUE,"
+    " enabled INTEGER NOT NULL DEFAULT 1);"
+    "CREATE TABLE signed_blocks(validator_id BIGINT NOT NULL REFERENCES validators(id), slot BIGINT NOT NULL,"
+    " signing_root BYTEA, UNIQUE(validator_id, slot));"
+    "CREATE TABLE signed_attestations(validator_id BIGINT NOT NULL REFERENCES validators(id),"
+    " source_epoch BIGINT NOT NULL, target_epoch BIGINT NOT NULL, signing_root BYTEA);"
+    "CREATE UNIQUE INDEX sa_target ON signed_attestations(validator_id, target_epoch, source_epoch);"
+    "CREATE TABLE low_watermarks(validator_id BIGINT PRIMARY KEY REFERENCES validators(id), slot BIGINT,"
+    " source_epoch BIGINT, target_epoch BIGINT, CHECK ((source_epoch IS NULL) = (target_epoch IS NULL)));"
+    "CREATE TABLE metadata(id INTEGER PRIMARY KEY CHECK (id = 1), genesis_validators_root BYTEA NOT NULL);",
+    "CREATE INDEX sa_source ON signed_attestations(validator_id, source_epoch);",
+};
+
+const char *const *slash_migrations(bool pg) { return pg ? migrations_pg : migrations_sqlite; }
