@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char detail_buf[256];
 
@@ -58,8 +59,12 @@ void sigil_error_set_detail(const char *fmt, ...)
     va_start(ap, fmt);
     /* clang-tidy 14 reports this only when it checks several files in one process (its va_list
      * model carries state from the previous file); `make lint` runs one file per process. */
-    (void)vsnprintf(detail_buf, sizeof detail_buf, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+    /* Format into a local buffer first: callers may pass sigil_error_detail() itself as an
+     * argument (to wrap an inner error), and vsnprintf must not read what it is writing. */
+    char tmp[sizeof detail_buf];
+    (void)vsnprintf(tmp, sizeof tmp, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
     va_end(ap);
+    memcpy(detail_buf, tmp, sizeof detail_buf);
 }
 
 const char *sigil_error_detail(void) { return detail_buf; }

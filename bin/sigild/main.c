@@ -1,0 +1,257 @@
+/* sigild, standalone: the Web3Signer-style way to run Sigil's signer on a server, with EIP-2335
+ * keystores from disk. The enclave boot path builds the same sigil_service from keys that arrive
+ * through the control channel instead. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/secmem.h"
+#include "eth2/network.h"
+#include "keys/keystore.h"
+#include "sigild/service.h"
+
+static struct sigil_service *g_service;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_service != NULL) {
+        sigil_service_stop(g_service);
+    }
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: sigild --keystores-path DIR --keystores-passwords-path DIR --slashing-db URL\n"
+          "              --network NAME|CONFIG.yaml --http-listen HOST:PORT\n"
+          "              [--tls-cert F --tls-key F] [--tls-known-clients F] [--tls-ca F]\n"
+          "              [--metrics-listen HOST:PORT] [--key-cache F --key-cache-password-file F]\n"
+          "              [--keymanager-token-file F] [--client-keys F] [--workers N]\n"
+          "              [--log-level debug|info|warn|error]\n"
+          "\n"
+          "  NAME.json in the keystores path pairs with NAME.txt in the passwords path.\n"
+          "  --slashing-db: sqlite:PATH or postgresql://user@host:port/db?sslmode=verify-full\n"
+          "  --network: mainnet, hoodi, sepolia, holesky, gnosis, or a consensus-specs config file.\n"
+          "  Without --tls-cert the API is plain HTTP, allowed only on a loopback address.\n"
+          "  --key-cache: encrypted fast-load cache of the decrypted keys (restarts skip the keystore KDF).\n"
+          "  --keymanager-token-file: enables /eth/v1/keystores; the bearer token is created there (0600)\n"
+          "  on first start.\n",
+          f);
+}
+
+struct opt {
+    const char *name;
+    const char **value;
+};
+
+struct loader_args {
+    struct sigil_keystore *ks;
+    struct sigil_load_opts opts;
+    struct sigil_service *svc;
+    int failed;
+};
+
+static void progress(size_t done, size_t total, void *ctx)
+{
+    (void)ctx;
+    /* every 10% and at the end */
+    if (total == 0 || done == total || (done * 10 / total) != ((done - 1) * 10 / total)) {
+        SIGIL_LOG_INFO("loading keystores", SIGIL_LOG_UINT("done", done), SIGIL_LOG_UINT("total", total));
+    }
+}
+
+static void *loader_main(void *arg)
+{
+    struct loader_args *la = arg;
+    struct sigil_load_report rep;
+    memset(&rep, 0, sizeof rep);
+    sigil_result r = sigil_keystore_load_dir(la->ks, &la->opts, &rep);
+    if (!sigil_is_ok(r)) {
+        SIGIL_LOG_ERROR("loading keystores failed", SIGIL_LOG_STR("error", sigil_strerror(r.code)),
+                        SIGIL_LOG_STR("detail", sigil_error_detail()));
+        la->failed = 1;
+        sigil_service_stop(la->svc);
+        return NULL;
+    }
+    SIGIL_LOG_INFO("keystores loaded", SIGIL_LOG_UINT("found", rep.found), SIGIL_LOG_UINT("loaded", rep.loaded),
+                   SIGIL_LOG_UINT("from_cache", rep.from_cache), SIGIL_LOG_UINT("failed", rep.failed),
+                   SIGIL_LOG_DBL("seconds", rep.seconds));
+    r = sigil_service_keys_loaded(la->svc);
+    if (!sigil_is_ok(r)) {
+        SIGIL_LOG_ERROR("registering keys with slashing protection failed",
+                        SIGIL_LOG_STR("error", sigil_strerror(r.code)), SIGIL_LOG_STR("detail", sigil_error_detail()));
+        la->failed = 1;
+        sigil_service_stop(la->svc);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (!sigil_harden_process()) {
+        fputs("sigild: warning: could not disable core dumps / ptrace\n", stderr);
+    }
+    sigil_log_set_component("sigild");
+    const char *ks_dir = NULL, *pw_dir = NULL, *db = NULL, *network = NULL, *listen = NULL, *cert = NULL, *key = NULL,
+               *known = NULL, *ca = NULL, *metrics = NULL, *cache = NULL, *cache_pw = NULL, *token = NULL,
+               *client_keys = NULL, *workers = NULL, *log_level = NULL;
+    struct opt opts[] = {
+        {"keystores-path", &ks_dir},
+        {"keystores-passwords-path", &pw_dir},
+        {"slashing-db", &db},
+        {"network", &network},
+        {"http-listen", &listen},
+        {"tls-cert", &cert},
+        {"tls-key", &key},
+        {"tls-known-clients", &known},
+        {"tls-ca", &ca},
+        {"metrics-listen", &metrics},
+        {"key-cache", &cache},
+        {"key-cache-password-file", &cache_pw},
+        {"keymanager-token-file", &token},
+        {"client-keys", &client_keys},
+        {"workers", &workers},
+        {"log-level", &log_level},
+    };
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        bool matched = false;
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+            size_t nl = strlen(opts[k].name);
+            if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, opts[k].name, nl) == 0) {
+                const char *rest = argv[i] + 2 + nl;
+                if (*rest == '=') {
+                    *opts[k].value = rest + 1;
+                } else if (*rest == '\0' && i + 1 < argc) {
+                    *opts[k].value = argv[++i];
+                } else {
+                    continue;
+                }
+                matched = true;
+                break;
+            }
+        }
+        if (!matched) {
+            fprintf(stderr, "sigild: unknown or incomplete option '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (ks_dir == NULL || pw_dir == NULL || db == NULL || network == NULL || listen == NULL) {
+        fputs("sigild: --keystores-path, --keystores-passwords-path, --slashing-db, --network and --http-listen are "
+              "required (see --help)\n",
+              stderr);
+        return 2;
+    }
+    if ((cert == NULL) != (key == NULL)) {
+        fputs("sigild: --tls-cert and --tls-key go together\n", stderr);
+        return 2;
+    }
+    if ((known != NULL || ca != NULL) && cert == NULL) {
+        fputs("sigild: client authentication (--tls-known-clients / --tls-ca) needs --tls-cert and --tls-key\n",
+              stderr);
+        return 2;
+    }
+    if (cache != NULL && cache_pw == NULL) {
+        fputs("sigild: --key-cache needs --key-cache-password-file\n", stderr);
+        return 2;
+    }
+    enum sigil_log_level lvl = SIGIL_LOG_INFO;
+    if (log_level != NULL) {
+        static const char *const names[] = {"debug", "info", "warn", "error"};
+        bool ok = false;
+        for (int l = 0; l < 4; l++) {
+            if (strcmp(log_level, names[l]) == 0) {
+                lvl = (enum sigil_log_level)l;
+                ok = true;
+            }
+        }
+        if (!ok) {
+            fputs("sigild: --log-level must be debug, info, warn or error\n", stderr);
+            return 2;
+        }
+    }
+    sigil_log_init(lvl, 2);
+
+    struct sigil_service_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    sigil_result r = sigil_network_load(&cfg.network, network);
+    if (!sigil_is_ok(r)) {
+        fprintf(stderr, "sigild: --network %s: %s %s\n", network, sigil_strerror(r.code), sigil_error_detail());
+        return 2;
+    }
+    cfg.http_listen = listen;
+    cfg.metrics_listen = metrics;
+    cfg.tls.cert_file = cert;
+    cfg.tls.key_file = key;
+    cfg.tls.known_clients_file = known;
+    cfg.tls.ca_file = ca;
+    cfg.tls.require_client_cert = known != NULL || ca != NULL;
+    cfg.slashing_db_url = db;
+    cfg.keystores_dir = ks_dir;
+    cfg.passwords_dir = pw_dir;
+    cfg.keymanager_token_file = token;
+    cfg.client_keys_file = client_keys;
+    if (workers != NULL) {
+        cfg.worker_threads = (unsigned)strtoul(workers, NULL, 10);
+        if (cfg.worker_threads == 0 || cfg.worker_threads > 1024) {
+            fputs("sigild: --workers must be 1..1024\n", stderr);
+            return 2;
+        }
+    }
+
+    struct sigil_keystore *ks = NULL;
+    r = sigil_keystore_new(&ks);
+    if (!sigil_is_ok(r)) {
+        fputs("sigild: out of memory\n", stderr);
+        return 1;
+    }
+    struct sigil_service *svc = NULL;
+    r = sigil_service_new(&svc, &cfg, ks);
+    if (!sigil_is_ok(r)) {
+        fprintf(stderr, "sigild: cannot start: %s%s%s\n", sigil_strerror(r.code), sigil_error_detail()[0] ? ": " : "",
+                sigil_error_detail());
+        sigil_keystore_free(ks);
+        return 1;
+    }
+    g_service = svc;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    SIGIL_LOG_INFO("listening", SIGIL_LOG_STR("address", listen), SIGIL_LOG_UINT("port", sigil_service_port(svc)),
+                   SIGIL_LOG_BOOL("tls", cert != NULL), SIGIL_LOG_STR("network", cfg.network.name));
+    struct loader_args la = {.ks = ks, .svc = svc};
+    la.opts.keystores_dir = ks_dir;
+    la.opts.passwords_dir = pw_dir;
+    la.opts.cache_path = cache;
+    la.opts.cache_password_file = cache_pw;
+    la.opts.progress = progress;
+    pthread_t loader;
+    if (pthread_create(&loader, NULL, loader_main, &la) != 0) {
+        fputs("sigild: cannot start the key loader\n", stderr);
+        sigil_service_free(svc);
+        return 1;
+    }
+    r = sigil_service_run(svc);
+    pthread_join(loader, NULL);
+    g_service = NULL;
+    sigil_service_free(svc);
+    if (!sigil_is_ok(r)) {
+        fprintf(stderr, "sigild: %s %s\n", sigil_strerror(r.code), sigil_error_detail());
+        return 1;
+    }
+    SIGIL_LOG_INFO("stopped", SIGIL_LOG_NONE);
+    return la.failed ? 1 : 0;
+}

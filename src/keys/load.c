@@ -1,0 +1,499 @@
+/* Filling the store from a keystores directory: scan, open the cache, then hash (and, on a cache
+ * miss, decrypt) every keystore on a pool of threads, insert everything under one write lock,
+ * and rewrite the cache when its content is stale. */
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/io.h"
+#include "common/log.h"
+#include "common/secmem.h"
+#include "crypto/eip2335.h"
+#include "keys/internal.h"
+
+#define MAX_FILES       (1u << 20)
+#define MAX_PASSWORD    4096
+#define MAX_THREADS     64
+#define PROGRESS_STEPS  10
+#define KEK_LEN         32
+#define JSON_SUFFIX     ".json"
+#define PASSWORD_SUFFIX ".txt"
+
+enum item_state { ITEM_TODO, ITEM_NO_PASSWORD, ITEM_OK, ITEM_FAILED };
+
+struct item {
+    char *name; /* "NAME.json", malloc'ed */
+    enum item_state state;
+    bool from_cache;
+    uint8_t sha[KEYS_SHA_LEN];
+    uint64_t size;
+    uint8_t pk[KEYS_PK_LEN];
+    sigil_bls_sk *sk; /* secure memory */
+};
+
+struct job {
+    const struct sigil_load_opts *opts;
+    const struct keys_cache *cache;
+    struct item *items;
+    size_t n; /* items with a password, at the front of items */
+    _Atomic size_t next, done;
+    _Atomic unsigned logged_step;
+    _Atomic int nomem;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool has_suffix(const char *s, size_t len, const char *suf)
+{
+    size_t l = strlen(suf);
+    return len > l && memcmp(s + len - l, suf, l) == 0;
+}
+
+static char *join(const char *dir, const char *name, size_t name_len, const char *suffix)
+{
+    size_t dl = strlen(dir), sl = suffix != NULL ? strlen(suffix) : 0;
+    char *p = malloc(dl + 1 + name_len + sl + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, name_len);
+    memcpy(p + dl + 1 + name_len, suffix != NULL ? suffix : "", sl);
+    p[dl + 1 + name_len + sl] = '\0';
+    return p;
+}
+
+static bool is_regular(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int cmp_item_name(const void *a, const void *b)
+{
+    return strcmp(((const struct item *)a)->name, ((const struct item *)b)->name);
+}
+
+static void items_free(struct item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].name);
+        sigil_secure_free(items[i].sk);
+    }
+    free(items);
+}
+
+/* Lists NAME.json regular files (dot files skipped), sorted by name so logs and the order of
+ * equal keys are reproducible. */
+static sigil_result scan(struct item **out, size_t *out_n, const char *dir)
+{
+    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
+    struct item *items = NULL;
+    size_t n = 0, cap = 0;
+    DIR *d = opendir(dir);
+    *out = NULL;
+    *out_n = 0;
+    if (d == NULL) {
+        return sigil_errorf(SIGIL_ERR_IO, "cannot read keystores directory %s: %s", dir, strerror(errno));
+    }
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (de == NULL) {
+            if (errno != 0) {
+                ret = sigil_errorf(SIGIL_ERR_IO, "cannot read keystores directory %s: %s", dir, strerror(errno));
+                goto out;
+            }
+            break;
+        }
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || !has_suffix(de->d_name, len, JSON_SUFFIX)) {
+            continue;
+        }
+        if (de->d_type != DT_REG) {
+            char *p = join(dir, de->d_name, len, NULL);
+            SIGIL_ENSURE_GOTO(p != NULL, SIGIL_ERR_NOMEM);
+            bool reg = is_regular(p); /* DT_UNKNOWN file systems, and symlinks to files */
+            free(p);
+            if (!reg) {
+                continue;
+            }
+        }
+        if (n == MAX_FILES) {
+            ret = sigil_errorf(SIGIL_ERR_TOO_LARGE, "more than %u keystores in %s", MAX_FILES, dir);
+            goto out;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            struct item *ni = realloc(items, ncap * sizeof(*ni));
+            SIGIL_ENSURE_GOTO(ni != NULL, SIGIL_ERR_NOMEM);
+            items = ni;
+            cap = ncap;
+        }
+        memset(&items[n], 0, sizeof(items[n]));
+        items[n].name = strdup(de->d_name);
+        SIGIL_ENSURE_GOTO(items[n].name != NULL, SIGIL_ERR_NOMEM);
+        n++;
+    }
+    if (n > 0) {
+        qsort(items, n, sizeof(*items), cmp_item_name);
+    }
+    *out = items;
+    *out_n = n;
+    items = NULL;
+    n = 0;
+    ret = sigil_ok();
+out:
+    items_free(items, n);
+    closedir(d);
+    return ret;
+}
+
+static void log_failure(const char *name, sigil_result r)
+{
+    /* The detail names a field, a size or a path (public by the result.h contract). */
+    SIGIL_LOG_WARN("keystore not loaded", SIGIL_LOG_STR("file", name), SIGIL_LOG_STR("error", sigil_strerror(r.code)),
+                   SIGIL_LOG_STR("detail", sigil_error_detail()));
+}
+
+/* Decrypts one keystore (already read) with its password file. */
+static sigil_result decrypt_one(struct item *it, const struct sigil_load_opts *o, const char *json, size_t len)
+{
+    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
+    char *pw = NULL;
+    size_t pw_len = 0;
+    struct sigil_eip2335_info info;
+    size_t base_len = strlen(it->name) - strlen(JSON_SUFFIX);
+    char *pw_path = join(o->passwords_dir, it->name, base_len, PASSWORD_SUFFIX);
+    SIGIL_ENSURE_GOTO(pw_path != NULL, SIGIL_ERR_NOMEM);
+    SIGIL_GUARD_GOTO(sigil_read_file_secure(&pw, &pw_len, pw_path, MAX_PASSWORD));
+    sigil_strip_newline(pw, &pw_len);
+    SIGIL_GUARD_GOTO(sigil_eip2335_decrypt(&it->sk, &info, json, len, pw, pw_len));
+    if (info.has_pubkey) {
+        memcpy(it->pk, info.pubkey, KEYS_PK_LEN); /* decrypt checked it against the key */
+    } else {
+        sigil_bls_pk pk;
+        sigil_bls_sk_to_pk(&pk, it->sk);
+        sigil_declassify(&pk, sizeof(pk));
+        sigil_bls_pk_compress(it->pk, &pk);
+    }
+    ret = sigil_ok();
+out:
+    sigil_secure_free(pw);
+    free(pw_path);
+    return ret;
+}
+
+static void process(struct job *job, struct item *it)
+{
+    const struct sigil_load_opts *o = job->opts;
+    sigil_error_clear(); /* a detail left by an earlier item must not be logged for this one */
+    char *json = NULL;
+    size_t len = 0;
+    char *path = join(o->keystores_dir, it->name, strlen(it->name), NULL);
+    sigil_result r =
+        path != NULL ? sigil_read_file(&json, &len, path, SIGIL_EIP2335_MAX_JSON) : sigil_error(SIGIL_ERR_NOMEM);
+    if (sigil_is_ok(r)) {
+        SHA256((const uint8_t *)json, len, it->sha);
+        it->size = len;
+        if (job->cache != NULL) {
+            it->sk = sigil_secure_alloc(sizeof(*it->sk));
+            if (it->sk == NULL) {
+                r = sigil_error(SIGIL_ERR_NOMEM);
+            } else if (keys_cache_lookup(job->cache, it->sha, it->size, it->pk, it->sk)) {
+                it->from_cache = true;
+            } else {
+                sigil_secure_free(it->sk);
+                it->sk = NULL;
+            }
+        }
+        if (sigil_is_ok(r) && !it->from_cache) {
+            r = decrypt_one(it, o, json, len);
+        }
+    }
+    if (sigil_is_ok(r)) {
+        it->state = ITEM_OK;
+    } else {
+        it->state = ITEM_FAILED;
+        if (r.code == SIGIL_ERR_NOMEM) {
+            atomic_store(&job->nomem, 1);
+        }
+        log_failure(it->name, r);
+        sigil_secure_free(it->sk);
+        it->sk = NULL;
+    }
+    free(json);
+    free(path);
+}
+
+static void progress(struct job *job)
+{
+    size_t done = atomic_fetch_add(&job->done, 1) + 1;
+    if (job->opts->progress != NULL) {
+        job->opts->progress(done, job->n, job->opts->progress_ctx);
+    }
+    unsigned step = (unsigned)(done * PROGRESS_STEPS / job->n);
+    unsigned seen = atomic_load(&job->logged_step);
+    while (step > seen) {
+        if (atomic_compare_exchange_weak(&job->logged_step, &seen, step)) {
+            SIGIL_LOG_INFO("loading keys", SIGIL_LOG_UINT("done", done), SIGIL_LOG_UINT("total", job->n));
+            break;
+        }
+    }
+}
+
+static void *worker(void *arg)
+{
+    struct job *job = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&job->next, 1);
+        if (i >= job->n) {
+            break;
+        }
+        process(job, &job->items[i]);
+        progress(job);
+    }
+    return NULL;
+}
+
+static unsigned thread_count(unsigned asked, size_t work)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned t = asked ? asked : (cpus > 0 ? (unsigned)cpus : 1);
+    if (t > MAX_THREADS) {
+        t = MAX_THREADS;
+    }
+    if (t > work) {
+        t = (unsigned)work;
+    }
+    return t ? t : 1;
+}
+
+static void run_pool(struct job *job, unsigned threads)
+{
+    pthread_t tid[MAX_THREADS];
+    unsigned started = 0;
+    for (unsigned i = 1; i < threads; i++) {
+        if (pthread_create(&tid[started], NULL, worker, job) != 0) {
+            break; /* fewer threads is slower, not wrong */
+        }
+        started++;
+    }
+    (void)worker(job);
+    for (unsigned i = 0; i < started; i++) {
+        (void)pthread_join(tid[i], NULL);
+    }
+}
+
+/* Moves password-less items to the back and logs them; returns how many have a password. */
+static size_t partition_by_password(struct item *items, size_t n, const char *passwords_dir)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t base = strlen(items[i].name) - strlen(JSON_SUFFIX);
+        char *p = join(passwords_dir, items[i].name, base, PASSWORD_SUFFIX);
+        bool has = p != NULL && is_regular(p);
+        free(p);
+        if (!has) {
+            items[i].state = ITEM_NO_PASSWORD;
+            SIGIL_LOG_WARN("keystore has no password file, skipped", SIGIL_LOG_STR("file", items[i].name));
+            continue;
+        }
+        struct item t = items[w];
+        items[w] = items[i];
+        items[i] = t;
+        w++;
+    }
+    return w;
+}
+
+/* Sets up key for the cache: the password (secure) or the KEK. False when the cache cannot be
+ * used this time (already logged). */
+static bool cache_key_init(struct keys_cache_key *key, char **pw, const struct sigil_load_opts *o)
+{
+    if (o->cache_kek != NULL) {
+        key->kek_mode = true;
+        memcpy(key->root, o->cache_kek, KEK_LEN);
+        return true;
+    }
+    size_t len = 0;
+    sigil_result r = sigil_read_file_secure(pw, &len, o->cache_password_file, MAX_PASSWORD);
+    if (!sigil_is_ok(r)) {
+        SIGIL_LOG_WARN("key cache password file cannot be read; loading without the cache",
+                       SIGIL_LOG_STR("error", sigil_strerror(r.code)), SIGIL_LOG_STR("detail", sigil_error_detail()));
+        return false;
+    }
+    sigil_strip_newline(*pw, &len);
+    if (len == 0) {
+        SIGIL_LOG_WARN("key cache password is empty; loading without the cache", SIGIL_LOG_NONE);
+        return false;
+    }
+    key->password = *pw;
+    key->password_len = len;
+    return true;
+}
+
+/* Rewrites the cache when the loaded set differs from what it held. */
+static void cache_update(struct keys_cache_key *key, const struct sigil_load_opts *o, const struct item *items,
+                         size_t n, size_t from_cache, size_t cache_count, bool cache_ok)
+{
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        ok += items[i].state == ITEM_OK;
+    }
+    if (cache_ok && from_cache == ok && cache_count == ok) {
+        return;
+    }
+    struct keys_cache_entry *e = calloc(ok ? ok : 1, sizeof(*e));
+    if (e == NULL) {
+        SIGIL_LOG_WARN("key cache not written", SIGIL_LOG_STR("error", sigil_strerror(SIGIL_ERR_NOMEM)));
+        return;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].state == ITEM_OK) {
+            memcpy(e[m].sha, items[i].sha, KEYS_SHA_LEN);
+            e[m].size = items[i].size;
+            memcpy(e[m].pk, items[i].pk, KEYS_PK_LEN);
+            e[m].sk = items[i].sk;
+            m++;
+        }
+    }
+    sigil_result r = keys_cache_write(o->cache_path, key, e, m);
+    free(e);
+    if (sigil_is_ok(r)) {
+        SIGIL_LOG_INFO("key cache written", SIGIL_LOG_STR("path", o->cache_path), SIGIL_LOG_UINT("keys", m));
+    } else {
+        SIGIL_LOG_WARN("key cache not written", SIGIL_LOG_STR("error", sigil_strerror(r.code)),
+                       SIGIL_LOG_STR("detail", sigil_error_detail()));
+    }
+}
+
+sigil_result sigil_keystore_load_dir(struct sigil_keystore *ks, const struct sigil_load_opts *opts,
+                                     struct sigil_load_report *rep)
+{
+    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
+    double t0 = now_s();
+    struct item *items = NULL;
+    size_t n = 0;
+    struct keys_cache_key *key = NULL;
+    char *cache_pw = NULL;
+    struct keys_cache *cache = NULL;
+    struct keys_pending *pend = NULL;
+    bool use_cache = false, cache_ok = false;
+    struct sigil_load_report r = {0};
+    if (rep != NULL) {
+        memset(rep, 0, sizeof(*rep));
+    }
+    SIGIL_ENSURE_GOTO(ks != NULL && opts != NULL && opts->keystores_dir != NULL && opts->passwords_dir != NULL,
+                      SIGIL_ERR_ARG);
+    if (opts->cache_path != NULL && opts->cache_password_file == NULL && opts->cache_kek == NULL) {
+        ret = sigil_errorf(SIGIL_ERR_ARG, "a key cache needs a password file or a key-encryption key");
+        goto out;
+    }
+    SIGIL_GUARD_GOTO(scan(&items, &n, opts->keystores_dir));
+    r.found = n;
+    size_t todo = items != NULL ? partition_by_password(items, n, opts->passwords_dir) : 0;
+
+    if (opts->cache_path != NULL) {
+        key = sigil_secure_alloc(sizeof(*key));
+        SIGIL_ENSURE_GOTO(key != NULL, SIGIL_ERR_NOMEM);
+        use_cache = cache_key_init(key, &cache_pw, opts);
+    }
+    if (use_cache) {
+        enum keys_cache_status st = keys_cache_open(&cache, opts->cache_path, key);
+        cache_ok = st == KEYS_CACHE_OK;
+        if (st == KEYS_CACHE_NOMEM) {
+            ret = sigil_error(SIGIL_ERR_NOMEM);
+            goto out;
+        }
+        if (!cache_ok && st != KEYS_CACHE_ABSENT) {
+            SIGIL_LOG_WARN("key cache ignored; decrypting keystores", SIGIL_LOG_STR("path", opts->cache_path),
+                           SIGIL_LOG_STR("reason", keys_cache_status_str(st)));
+        }
+    }
+
+    SIGIL_LOG_INFO("loading keys", SIGIL_LOG_UINT("keystores", n), SIGIL_LOG_UINT("with_password", todo),
+                   SIGIL_LOG_UINT("cached", keys_cache_count(cache)));
+    struct job job = {.opts = opts, .cache = cache, .items = items, .n = todo};
+    if (todo > 0) {
+        run_pool(&job, thread_count(opts->threads, todo));
+    }
+    if (atomic_load(&job.nomem)) {
+        ret = sigil_error(SIGIL_ERR_NOMEM);
+        goto out;
+    }
+    size_t cache_count = keys_cache_count(cache);
+    keys_cache_close(cache); /* the secrets it held are in the items now */
+    cache = NULL;
+
+    size_t ok = 0;
+    for (size_t i = 0; i < todo; i++) {
+        ok += items[i].state == ITEM_OK;
+        r.from_cache += items[i].from_cache;
+    }
+    if (use_cache) {
+        cache_update(key, opts, items, todo, r.from_cache, cache_count, cache_ok);
+    }
+
+    pend = calloc(ok ? ok : 1, sizeof(*pend));
+    SIGIL_ENSURE_GOTO(pend != NULL, SIGIL_ERR_NOMEM);
+    size_t m = 0;
+    for (size_t i = 0; i < todo; i++) {
+        if (items[i].state == ITEM_OK) {
+            memcpy(pend[m].pk, items[i].pk, KEYS_PK_LEN);
+            pend[m].sk = items[i].sk;
+            pend[m].name = items[i].name;
+            items[i].sk = NULL;
+            items[i].name = NULL;
+            m++;
+        }
+    }
+    ret = keys_store_insert_batch(ks, pend, m);
+    for (size_t i = 0; i < m; i++) {
+        if (pend[i].status == KEYS_PENDING_DUP_BATCH) {
+            SIGIL_LOG_WARN("keystore not loaded", SIGIL_LOG_STR("file", pend[i].name),
+                           SIGIL_LOG_STR("error", sigil_strerror(SIGIL_ERR_CONFLICT)),
+                           SIGIL_LOG_STR("detail", "the same key is in another keystore file"));
+            r.failed++;
+        } else {
+            r.loaded++;
+        }
+        sigil_secure_free(pend[i].sk);
+        free(pend[i].name);
+    }
+    if (!sigil_is_ok(ret)) {
+        goto out;
+    }
+    for (size_t i = 0; i < todo; i++) {
+        r.failed += items[i].state == ITEM_FAILED;
+    }
+    r.seconds = now_s() - t0;
+    SIGIL_LOG_INFO("keys loaded", SIGIL_LOG_UINT("found", r.found), SIGIL_LOG_UINT("loaded", r.loaded),
+                   SIGIL_LOG_UINT("from_cache", r.from_cache), SIGIL_LOG_UINT("failed", r.failed),
+                   SIGIL_LOG_UINT("skipped", r.found - r.loaded - r.failed), SIGIL_LOG_DBL("seconds", r.seconds));
+    if (rep != NULL) {
+        *rep = r;
+    }
+out:
+    free(pend);
+    keys_cache_close(cache);
+    sigil_secure_free(key);
+    sigil_secure_free(cache_pw);
+    items_free(items, n);
+    return ret;
+}

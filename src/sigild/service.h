@@ -1,0 +1,50 @@
+/* The signer service: everything sigild does once its keys are in memory. The standalone
+ * binary (bin/sigild, keystores from disk) and the enclave boot path (keys arriving through the
+ * control channel) both build a sigil_service and call sigil_service_run, so the HTTP API,
+ * slashing protection and signing are one code path whatever the key source. */
+#ifndef SIGIL_SIGILD_SERVICE_H
+#define SIGIL_SIGILD_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/result.h"
+#include "eth2/network.h"
+#include "keys/keystore.h"
+#include "net/tls.h"
+
+struct sigil_service_config {
+    const char *http_listen;     /* HOST:PORT */
+    const char *metrics_listen;  /* optional separate plain-HTTP listener (loopback) for /metrics */
+    struct sigil_tls_config tls; /* cert_file NULL = plain HTTP (loopback only) */
+    const char *slashing_db_url; /* sqlite:PATH | postgresql://... */
+    struct sigil_network network;
+    const char *keystores_dir; /* where keymanager imports are persisted (NULL: in memory only) */
+    const char *passwords_dir;
+    const char *keymanager_token_file; /* NULL disables the keymanager API */
+    const char *client_keys_file;      /* per-client key allow-lists (NULL: every authenticated client, every key) */
+    unsigned worker_threads;           /* 0 = online CPUs */
+    size_t max_body;                   /* 0 = default */
+    size_t max_batch;                  /* items per batch request; 0 = default */
+};
+
+struct sigil_service;
+
+/* Creates the service around a key store that may still be filling (ownership of ks passes to the
+ * service), opens the slashing DB and binds the listeners. */
+SIGIL_RESULT sigil_service_new(struct sigil_service **out, const struct sigil_service_config *cfg,
+                               struct sigil_keystore *ks);
+
+/* Marks the key store complete: registers every loaded key with slashing protection and turns
+ * /healthcheck and signing from 503 to ready. Call after the keys are loaded (the listener is
+ * already up while they load, answering 503). */
+SIGIL_RESULT sigil_service_keys_loaded(struct sigil_service *svc);
+
+/* Starts listening; returns when sigil_service_stop is called (from a signal handler or another thread). */
+SIGIL_RESULT sigil_service_run(struct sigil_service *svc);
+void sigil_service_stop(struct sigil_service *svc);
+uint16_t sigil_service_port(const struct sigil_service *svc);
+void sigil_service_free(struct sigil_service *svc);
+
+#endif
