@@ -1,8 +1,8 @@
 /* The signer service: HTTP API (Web3Signer eth2 + keymanager + batch), slashing protection and
  * signing. Request handling: the HTTP loop thread only routes; parsing, the slashing check and the
  * BLS signature run on the worker pool, and the reply is handed back to the loop. The order inside
- * a worker is the invariant of ARCHITECTURE.md: compute the signing root from the typed request,
- * check and durably record it (slashable types), sign, release. */
+ * a worker keeps the invariant of ARCHITECTURE.md: compute the signing root from the typed request,
+ * sign, check and durably record it (slashable types), and only then release the signature. */
 #include "sigild/service.h"
 
 #include <errno.h>
@@ -219,6 +219,16 @@ static void sign_one(struct sigil_service *svc, const char *client, const uint8_
                  "genesis_validators_root does not match the network this signer serves");
         return;
     }
+    /* Sign first, then check and durably record, then release. The signature is computed while
+     * earlier requests' records are being committed (the CPU would otherwise idle through each
+     * fsync), and it stays inside sigild until its record is durable: on a refusal or a database
+     * error it is wiped and never sent. */
+    r = sigil_keystore_sign(svc->ks, pk, req.signing_root, 32, out->sig);
+    if (!sigil_is_ok(r)) {
+        out->status = r.code == SIGIL_ERR_NOT_FOUND ? 404 : r.code == SIGIL_ERR_KEY_DISABLED ? 412 : 500;
+        error_text(out->message, sizeof out->message, r);
+        return;
+    }
     if (req.slashing == SIGIL_SLASHING_BLOCK) {
         r = sigil_slashing_sign_block(svc->db, pk, req.slot, req.signing_root, req.genesis_validators_root);
     } else if (req.slashing == SIGIL_SLASHING_ATTESTATION) {
@@ -226,6 +236,7 @@ static void sign_one(struct sigil_service *svc, const char *client, const uint8_
                                             req.genesis_validators_root);
     }
     if (!sigil_is_ok(r)) {
+        sigil_wipe(out->sig, sizeof out->sig);
         out->status = http_status_for(r);
         if (r.code == SIGIL_ERR_NOT_FOUND) {
             out->status = 503; /* key not registered in the DB yet */
@@ -233,12 +244,6 @@ static void sign_one(struct sigil_service *svc, const char *client, const uint8_
         if (out->status == 412) {
             sigil_counter_add(svc->slashing_refusals, 1);
         }
-        error_text(out->message, sizeof out->message, r);
-        return;
-    }
-    r = sigil_keystore_sign(svc->ks, pk, req.signing_root, 32, out->sig);
-    if (!sigil_is_ok(r)) {
-        out->status = r.code == SIGIL_ERR_NOT_FOUND ? 404 : 500;
         error_text(out->message, sizeof out->message, r);
         return;
     }
