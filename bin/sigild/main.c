@@ -28,7 +28,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fputs("usage: sigild --keystores-path DIR --keystores-passwords-path DIR --slashing-db URL\n"
+    (void)fputs("usage: sigild --keystores-path DIR --keystores-passwords-path DIR --slashing-db URL\n"
           "              --network NAME|CONFIG.yaml --http-listen HOST:PORT\n"
           "              [--tls-cert F --tls-key F] [--tls-known-clients F] [--tls-ca F]\n"
           "              [--metrics-listen HOST:PORT] [--key-cache F --key-cache-password-file F]\n"
@@ -95,7 +95,7 @@ static void *loader_main(void *arg)
 int main(int argc, char **argv)
 {
     if (!sigil_harden_process()) {
-        fputs("sigild: warning: could not disable core dumps / ptrace\n", stderr);
+        (void)fputs("sigild: warning: could not disable core dumps / ptrace\n", stderr);
     }
     sigil_log_set_component("sigild");
     const char *ks_dir = NULL, *pw_dir = NULL, *db = NULL, *network = NULL, *listen = NULL, *cert = NULL, *key = NULL,
@@ -141,27 +141,27 @@ int main(int argc, char **argv)
             }
         }
         if (!matched) {
-            fprintf(stderr, "sigild: unknown or incomplete option '%s' (see --help)\n", argv[i]);
+            (void)fprintf(stderr, "sigild: unknown or incomplete option '%s' (see --help)\n", argv[i]);
             return 2;
         }
     }
     if (ks_dir == NULL || pw_dir == NULL || db == NULL || network == NULL || listen == NULL) {
-        fputs("sigild: --keystores-path, --keystores-passwords-path, --slashing-db, --network and --http-listen are "
+        (void)fputs("sigild: --keystores-path, --keystores-passwords-path, --slashing-db, --network and --http-listen are "
               "required (see --help)\n",
               stderr);
         return 2;
     }
     if ((cert == NULL) != (key == NULL)) {
-        fputs("sigild: --tls-cert and --tls-key go together\n", stderr);
+        (void)fputs("sigild: --tls-cert and --tls-key go together\n", stderr);
         return 2;
     }
     if ((known != NULL || ca != NULL) && cert == NULL) {
-        fputs("sigild: client authentication (--tls-known-clients / --tls-ca) needs --tls-cert and --tls-key\n",
+        (void)fputs("sigild: client authentication (--tls-known-clients / --tls-ca) needs --tls-cert and --tls-key\n",
               stderr);
         return 2;
     }
     if (cache != NULL && cache_pw == NULL) {
-        fputs("sigild: --key-cache needs --key-cache-password-file\n", stderr);
+        (void)fputs("sigild: --key-cache needs --key-cache-password-file\n", stderr);
         return 2;
     }
     enum sigil_log_level lvl = SIGIL_LOG_INFO;
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
             }
         }
         if (!ok) {
-            fputs("sigild: --log-level must be debug, info, warn or error\n", stderr);
+            (void)fputs("sigild: --log-level must be debug, info, warn or error\n", stderr);
             return 2;
         }
     }
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     sigil_result r = sigil_network_load(&cfg.network, network);
     if (!sigil_is_ok(r)) {
-        fprintf(stderr, "sigild: --network %s: %s %s\n", network, sigil_strerror(r.code), sigil_error_detail());
+        (void)fprintf(stderr, "sigild: --network %s: %s %s\n", network, sigil_strerror(r.code), sigil_error_detail());
         return 2;
     }
     cfg.http_listen = listen;
@@ -203,7 +203,7 @@ int main(int argc, char **argv)
     if (workers != NULL) {
         cfg.worker_threads = (unsigned)strtoul(workers, NULL, 10);
         if (cfg.worker_threads == 0 || cfg.worker_threads > 1024) {
-            fputs("sigild: --workers must be 1..1024\n", stderr);
+            (void)fputs("sigild: --workers must be 1..1024\n", stderr);
             return 2;
         }
     }
@@ -211,13 +211,13 @@ int main(int argc, char **argv)
     struct sigil_keystore *ks = NULL;
     r = sigil_keystore_new(&ks);
     if (!sigil_is_ok(r)) {
-        fputs("sigild: out of memory\n", stderr);
+        (void)fputs("sigild: out of memory\n", stderr);
         return 1;
     }
     struct sigil_service *svc = NULL;
     r = sigil_service_new(&svc, &cfg, ks);
     if (!sigil_is_ok(r)) {
-        fprintf(stderr, "sigild: cannot start: %s%s%s\n", sigil_strerror(r.code), sigil_error_detail()[0] ? ": " : "",
+        (void)fprintf(stderr, "sigild: cannot start: %s%s%s\n", sigil_strerror(r.code), sigil_error_detail()[0] ? ": " : "",
                 sigil_error_detail());
         sigil_keystore_free(ks);
         return 1;
@@ -226,9 +226,9 @@ int main(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)signal(SIGPIPE, SIG_IGN);
 
     SIGIL_LOG_INFO("listening", SIGIL_LOG_STR("address", listen), SIGIL_LOG_UINT("port", sigil_service_port(svc)),
                    SIGIL_LOG_BOOL("tls", cert != NULL), SIGIL_LOG_STR("network", cfg.network.name));
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
     la.opts.progress = progress;
     pthread_t loader;
     if (pthread_create(&loader, NULL, loader_main, &la) != 0) {
-        fputs("sigild: cannot start the key loader\n", stderr);
+        (void)fputs("sigild: cannot start the key loader\n", stderr);
         sigil_service_free(svc);
         return 1;
     }
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
     g_service = NULL;
     sigil_service_free(svc);
     if (!sigil_is_ok(r)) {
-        fprintf(stderr, "sigild: %s %s\n", sigil_strerror(r.code), sigil_error_detail());
+        (void)fprintf(stderr, "sigild: %s %s\n", sigil_strerror(r.code), sigil_error_detail());
         return 1;
     }
     SIGIL_LOG_INFO("stopped", SIGIL_LOG_NONE);

@@ -358,7 +358,7 @@ static sigil_result htr_u64_list(uint8_t out[32], const json_t *arr, const struc
     size_t count = json_array_size(arr);
     uint8_t chunk[32] = {0};
     for (size_t i = 0; i < count; i++) {
-        uint64_t x;
+        uint64_t x = 0;
         size_t old = path_push_index(p, i);
         SIGIL_GUARD(sigil_eth2_get_u64(&x, json_array_get(arr, i), p));
         sigil_eth2_path_pop(p, old);
@@ -381,7 +381,7 @@ sigil_result sigil_eth2_htr_json(uint8_t out[32], const json_t *v, const struct 
 {
     switch (t->kind) {
     case SIGIL_SSZ_UINT64: {
-        uint64_t x;
+        uint64_t x = 0;
         SIGIL_GUARD(sigil_eth2_get_u64(&x, v, p));
         sigil_ssz_uint64_root(out, x);
         return sigil_ok();

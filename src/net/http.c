@@ -275,11 +275,11 @@ static bool fdtab_set(struct sigil_http_server *s, int fd, struct conn *c)
         while (ncap <= (size_t)fd) {
             ncap *= 2;
         }
-        struct conn **t = realloc(s->fdtab, ncap * sizeof *t);
+        struct conn **t = realloc(s->fdtab, ncap * sizeof *t); // NOLINT(bugprone-sizeof-expression): array of pointers
         if (t == NULL) {
             return false;
         }
-        memset(t + s->fdcap, 0, (ncap - s->fdcap) * sizeof *t);
+        memset(t + s->fdcap, 0, (ncap - s->fdcap) * sizeof *t); // NOLINT(bugprone-sizeof-expression): array of pointers
         s->fdtab = t;
         s->fdcap = ncap;
     }
@@ -792,7 +792,7 @@ static void global_init(void)
     }
     struct sigaction old;
     if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
-        signal(SIGPIPE, SIG_IGN);
+        (void)signal(SIGPIPE, SIG_IGN);
     }
 }
 
@@ -851,11 +851,21 @@ static sigil_result bind_listener(struct sigil_http_server *s, const struct sigi
     }
     if (la->family != AF_UNIX) {
         s->tcp = true;
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};
         socklen_t sl = sizeof ss;
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-            s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+            /* copy out instead of casting, so no type-punned read of the storage */
+            uint16_t nport = 0;
+            if (ss.ss_family == AF_INET6) {
+                struct sockaddr_in6 a6;
+                memcpy(&a6, &ss, sizeof a6);
+                nport = a6.sin6_port;
+            } else {
+                struct sockaddr_in a4;
+                memcpy(&a4, &ss, sizeof a4);
+                nport = a4.sin_port;
+            }
+            s->port = ntohs(nport);
         }
     }
     if (evhttp_accept_socket_with_handle(s->http, fd) == NULL) {

@@ -70,7 +70,7 @@ static int read_file(const char *path, char **buf, size_t *len)
         }
     }
     bool err = ferror(f);
-    fclose(f);
+    (void)fclose(f);
     if (b == NULL || err) {
         free(b);
         fprintf(stderr, "sigil slashing: cannot read %s.\n", path);

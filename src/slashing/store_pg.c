@@ -284,7 +284,7 @@ static void pgs_close(struct slash_store *s)
     if (s == NULL) {
         return;
     }
-    for (int i = 0; i < s->n; i++) {
+    for (int i = 0; s->conns != NULL && i < s->n; i++) {
         if (s->conns[i].c != NULL) {
             PQfinish(s->conns[i].c);
         }
