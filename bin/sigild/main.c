@@ -14,6 +14,7 @@
 #include "common/secmem.h"
 #include "eth2/network.h"
 #include "keys/keystore.h"
+#include "sigild/pruner.h"
 #include "sigild/service.h"
 
 static struct sigil_service *g_service;
@@ -33,6 +34,7 @@ static void usage(FILE *f)
                 "              [--tls-cert F --tls-key F] [--tls-known-clients F] [--tls-ca F]\n"
                 "              [--metrics-listen HOST:PORT] [--key-cache F --key-cache-password-file F]\n"
                 "              [--keymanager-token-file F] [--client-keys F] [--workers N]\n"
+                "              [--slashing-prune-keep-epochs N [--slashing-prune-interval-s S]]\n"
                 "              [--log-level debug|info|warn|error]\n"
                 "\n"
                 "  NAME.json in the keystores path pairs with NAME.txt in the passwords path.\n"
@@ -41,8 +43,30 @@ static void usage(FILE *f)
                 "  Without --tls-cert the API is plain HTTP, allowed only on a loopback address.\n"
                 "  --key-cache: encrypted fast-load cache of the decrypted keys (restarts skip the keystore KDF).\n"
                 "  --keymanager-token-file: enables /eth/v1/keystores; the bearer token is created there (0600)\n"
-                "  on first start.\n",
+                "  on first start.\n"
+                "  --slashing-prune-keep-epochs N: keep N epochs of slashing history below each key's newest record\n"
+                "  and prune older records, at start and every S seconds (--slashing-prune-interval-s, default\n"
+                "  3600); 0 (the default) keeps everything.\n",
                 f);
+}
+
+/* sigild --slashing-prune-interval-s: at most a year (also the pruner's own bound). */
+#define PRUNE_MAX_INTERVAL_S (366u * 24u * 3600u)
+
+/* Strict decimal: digits only (no sign or space), no overflow. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9') {
+        return false;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return false;
+    }
+    *out = (uint64_t)v;
+    return true;
 }
 
 struct opt {
@@ -100,7 +124,7 @@ int main(int argc, char **argv)
     sigil_log_set_component("sigild");
     const char *ks_dir = NULL, *pw_dir = NULL, *db = NULL, *network = NULL, *listen = NULL, *cert = NULL, *key = NULL,
                *known = NULL, *ca = NULL, *metrics = NULL, *cache = NULL, *cache_pw = NULL, *token = NULL,
-               *client_keys = NULL, *workers = NULL, *log_level = NULL;
+               *client_keys = NULL, *workers = NULL, *log_level = NULL, *prune_keep = NULL, *prune_interval = NULL;
     struct opt opts[] = {
         {"keystores-path", &ks_dir},
         {"keystores-passwords-path", &pw_dir},
@@ -118,6 +142,8 @@ int main(int argc, char **argv)
         {"client-keys", &client_keys},
         {"workers", &workers},
         {"log-level", &log_level},
+        {"slashing-prune-keep-epochs", &prune_keep},
+        {"slashing-prune-interval-s", &prune_interval},
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -163,6 +189,17 @@ int main(int argc, char **argv)
     }
     if (cache != NULL && cache_pw == NULL) {
         (void)fputs("sigild: --key-cache needs --key-cache-password-file\n", stderr);
+        return 2;
+    }
+    struct sigil_pruner_config prune_cfg = {.keep_epochs = 0, .interval_s = 3600};
+    if (prune_keep != NULL && !parse_u64(prune_keep, &prune_cfg.keep_epochs)) {
+        (void)fputs("sigild: --slashing-prune-keep-epochs must be a decimal number of epochs (0 = keep everything)\n",
+                    stderr);
+        return 2;
+    }
+    if (prune_interval != NULL && (!parse_u64(prune_interval, &prune_cfg.interval_s) || prune_cfg.interval_s == 0 ||
+                                   prune_cfg.interval_s > PRUNE_MAX_INTERVAL_S)) {
+        (void)fputs("sigild: --slashing-prune-interval-s must be 1 to 31622400 seconds\n", stderr);
         return 2;
     }
     enum sigil_log_level lvl = SIGIL_LOG_INFO;
@@ -231,6 +268,19 @@ int main(int argc, char **argv)
     (void)sigaction(SIGTERM, &sa, NULL);
     (void)signal(SIGPIPE, SIG_IGN);
 
+    struct sigil_pruner *pruner = NULL;
+    if (prune_cfg.keep_epochs > 0) {
+        prune_cfg.slots_per_epoch = cfg.network.slots_per_epoch;
+        r = sigil_pruner_start(&pruner, sigil_service_db(svc), &prune_cfg);
+        if (!sigil_is_ok(r)) {
+            (void)fprintf(stderr, "sigild: slashing-history pruning: %s %s\n", sigil_strerror(r.code),
+                          sigil_error_detail());
+            g_service = NULL;
+            sigil_service_free(svc);
+            return 1;
+        }
+    }
+
     SIGIL_LOG_INFO("listening", SIGIL_LOG_STR("address", listen), SIGIL_LOG_UINT("port", sigil_service_port(svc)),
                    SIGIL_LOG_BOOL("tls", cert != NULL), SIGIL_LOG_STR("network", cfg.network.name));
     struct loader_args la = {.ks = ks, .svc = svc};
@@ -242,11 +292,14 @@ int main(int argc, char **argv)
     pthread_t loader;
     if (pthread_create(&loader, NULL, loader_main, &la) != 0) {
         (void)fputs("sigild: cannot start the key loader\n", stderr);
+        sigil_pruner_stop(pruner);
+        g_service = NULL;
         sigil_service_free(svc);
         return 1;
     }
     r = sigil_service_run(svc);
     pthread_join(loader, NULL);
+    sigil_pruner_stop(pruner); /* before the service closes the database it prunes */
     g_service = NULL;
     sigil_service_free(svc);
     if (!sigil_is_ok(r)) {

@@ -1134,3 +1134,5 @@ void sigil_service_free(struct sigil_service *svc)
     pthread_mutex_destroy(&svc->keymanager_lock);
     free(svc);
 }
+
+struct sigil_slashing_db *sigil_service_db(struct sigil_service *svc) { return svc->db; }

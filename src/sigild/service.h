@@ -30,6 +30,7 @@ struct sigil_service_config {
 };
 
 struct sigil_service;
+struct sigil_slashing_db;
 
 /* Creates the service around a key store that may still be filling (ownership of ks passes to the
  * service), opens the slashing DB and binds the listeners. */
@@ -45,6 +46,11 @@ SIGIL_RESULT sigil_service_keys_loaded(struct sigil_service *svc);
 SIGIL_RESULT sigil_service_run(struct sigil_service *svc);
 void sigil_service_stop(struct sigil_service *svc);
 uint16_t sigil_service_port(const struct sigil_service *svc);
+
+/* The service's slashing-protection database, open from sigil_service_new until sigil_service_free
+ * (for background maintenance such as pruning; stop such users before freeing the service). */
+struct sigil_slashing_db *sigil_service_db(struct sigil_service *svc);
+
 void sigil_service_free(struct sigil_service *svc);
 
 #endif
