@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "common/secmem.h"
+#include "attest/attest.h"
 #include "slashing/slashing.h"
 
 static void usage(FILE *f)
@@ -29,6 +30,8 @@ static void usage(FILE *f)
                 "                                     export slashing-protection history (EIP-3076)\n"
                 "  slashing prune --db URL --keep-epochs N\n"
                 "                                     drop old history, keeping the low watermarks\n"
+                "  attest verify DOC [--root PEM] [--at RFC3339] [--pcr N=HEX ...] [--nonce HEX] [--json]\n"
+                "                                     verify a Nitro attestation document: exit 0 valid, 1 invalid\n"
                 "  bench bls [--json]                 median microseconds per BLS operation\n"
                 "\n"
                 "Secrets are read from stdin or files, never from arguments. Exit codes: 0 success,\n"
@@ -57,6 +60,9 @@ static int run(int argc, char **argv)
     }
     if (strcmp(cmd, "slashing") == 0) {
         return sigil_slashing_cli(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "attest") == 0) {
+        return sigil_attest_cli(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "bench") == 0) {
         return cmd_bench(argc - 2, argv + 2);
