@@ -16,6 +16,7 @@
 #include "crypto/bls.h"
 #include "crypto/eip2333.h"
 #include "crypto/eip2335.h"
+#include "keys/keystore.h"
 
 #define SECRET(p, n)     VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
 #define DECLASSIFY(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
@@ -70,6 +71,34 @@ int main(void)
             sigil_secure_free(back);
         }
         free(json);
+    }
+
+    /* The signer's in-memory key store: adding a key (sk -> pk check) and signing with it. */
+    struct sigil_keystore *ks = NULL;
+    check(sigil_is_ok(sigil_keystore_new(&ks)), "keystore new");
+    if (ks != NULL) {
+        sigil_bls_sk *k = sigil_secure_alloc(sizeof *k);
+        uint8_t kb[32];
+        check(sigil_random_bytes(kb, 32), "random");
+        kb[0] &= 0x3f;
+        check(sigil_is_ok(sigil_bls_sk_from_bytes(k, kb)), "sk");
+        sigil_wipe(kb, sizeof kb);
+        sigil_bls_pk kpk;
+        uint8_t kpkb[48];
+        sigil_bls_sk_to_pk(&kpk, k);
+        sigil_bls_pk_compress(kpkb, &kpk);
+        SECRET(k, sizeof *k);
+        r = sigil_keystore_add(ks, k, kpkb, "ct");
+        DECLASSIFY(&r, sizeof r);
+        check(sigil_is_ok(r), "keystore add");
+        uint8_t msg2[32] = {1, 2, 3};
+        uint8_t sig[96];
+        r = sigil_keystore_sign(ks, kpkb, msg2, sizeof msg2, sig);
+        DECLASSIFY(&r, sizeof r);
+        DECLASSIFY(sig, sizeof sig);
+        check(sigil_is_ok(r), "keystore sign");
+        sigil_secure_free(k);
+        sigil_keystore_free(ks);
     }
 
     sigil_secure_free(seed);
