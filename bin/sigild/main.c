@@ -10,10 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "channel/channel.h"
 #include "common/log.h"
 #include "common/secmem.h"
 #include "eth2/network.h"
 #include "keys/keystore.h"
+#include "sigild/enclave.h"
 #include "sigild/pruner.h"
 #include "sigild/service.h"
 
@@ -29,7 +31,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    (void)fputs("usage: sigild --keystores-path DIR --keystores-passwords-path DIR --slashing-db URL\n"
+    (void)fputs("usage: sigild --control fd:N|unix:PATH|vsock:ANY:PORT [--log-level L]\n"
+                "       sigild --keystores-path DIR --keystores-passwords-path DIR --slashing-db URL\n"
                 "              --network NAME|CONFIG.yaml --http-listen HOST:PORT\n"
                 "              [--tls-cert F --tls-key F] [--tls-known-clients F] [--tls-ca F]\n"
                 "              [--metrics-listen HOST:PORT] [--key-cache F --key-cache-password-file F]\n"
@@ -37,6 +40,8 @@ static void usage(FILE *f)
                 "              [--slashing-prune-keep-epochs N [--slashing-prune-interval-s S]]\n"
                 "              [--log-level debug|info|warn|error]\n"
                 "\n"
+                "  --control: enclave mode (docs/enclave.md): sigil-host sends everything else over this channel;\n"
+                "  none of the standalone options apply.\n"
                 "  NAME.json in the keystores path pairs with NAME.txt in the passwords path.\n"
                 "  --slashing-db: sqlite:PATH or postgresql://user@host:port/db?sslmode=verify-full\n"
                 "  --network: mainnet, hoodi, sepolia, holesky, gnosis, or a consensus-specs config file.\n"
@@ -116,6 +121,33 @@ static void *loader_main(void *arg)
     return NULL;
 }
 
+static bool parse_log_level(const char *s, enum sigil_log_level *lvl)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int l = 0; s != NULL && l < 4; l++) {
+        if (strcmp(s, names[l]) == 0) {
+            *lvl = (enum sigil_log_level)l;
+            return true;
+        }
+    }
+    return s == NULL;
+}
+
+/* sigild --control ADDR: the enclave boot path; only --log-level may accompany it. */
+static int enclave_mode(const char *control, const char *log_level, int argc)
+{
+    enum sigil_log_level lvl = SIGIL_LOG_INFO;
+    if (argc > (log_level != NULL ? 5 : 3) || !parse_log_level(log_level, &lvl)) {
+        (void)fputs("sigild: --control takes only --log-level (debug|info|warn|error) besides it\n", stderr);
+        return 2;
+    }
+    /* before any JSON object exists: INIT's credentials are parsed into secure memory */
+    sigil_channel_use_secure_json();
+    sigil_log_init(lvl, 2);
+    struct sigil_enclave_opts eo = {.control = control, .image_path = NULL, .accept_timeout_ms = -1};
+    return sigil_enclave_main(&eo);
+}
+
 int main(int argc, char **argv)
 {
     if (!sigil_harden_process()) {
@@ -124,7 +156,8 @@ int main(int argc, char **argv)
     sigil_log_set_component("sigild");
     const char *ks_dir = NULL, *pw_dir = NULL, *db = NULL, *network = NULL, *listen = NULL, *cert = NULL, *key = NULL,
                *known = NULL, *ca = NULL, *metrics = NULL, *cache = NULL, *cache_pw = NULL, *token = NULL,
-               *client_keys = NULL, *workers = NULL, *log_level = NULL, *prune_keep = NULL, *prune_interval = NULL;
+               *client_keys = NULL, *workers = NULL, *log_level = NULL, *prune_keep = NULL, *prune_interval = NULL,
+               *control = NULL;
     struct opt opts[] = {
         {"keystores-path", &ks_dir},
         {"keystores-passwords-path", &pw_dir},
@@ -144,6 +177,7 @@ int main(int argc, char **argv)
         {"log-level", &log_level},
         {"slashing-prune-keep-epochs", &prune_keep},
         {"slashing-prune-interval-s", &prune_interval},
+        {"control", &control},
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -170,6 +204,9 @@ int main(int argc, char **argv)
             (void)fprintf(stderr, "sigild: unknown or incomplete option '%s' (see --help)\n", argv[i]);
             return 2;
         }
+    }
+    if (control != NULL) {
+        return enclave_mode(control, log_level, argc);
     }
     if (ks_dir == NULL || pw_dir == NULL || db == NULL || network == NULL || listen == NULL) {
         (void)fputs(

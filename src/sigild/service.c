@@ -1,6 +1,7 @@
 /* The signer service: HTTP API (Web3Signer eth2 + keymanager + batch), slashing protection and
  * signing. Request handling: the HTTP loop thread only routes; parsing, the slashing check and the
- * BLS signature run on the worker pool, and the reply is handed back to the loop. The order inside
+ * BLS signature run on the worker pool, and the reply is handed back to the loop (for single
+ * signatures from the slashing database's commit thread, once the record is durable). The order inside
  * a worker keeps the invariant of ARCHITECTURE.md: compute the signing root from the typed request,
  * sign, check and durably record it (slashable types), and only then release the signature. */
 #include "sigild/service.h"
@@ -54,6 +55,7 @@ struct sigil_service {
     pthread_t metrics_thread;
     bool metrics_thread_started;
     struct sigil_pool *pool;
+    struct sigil_pool *sign_pool; /* single signatures, when the slashing DB records asynchronously */
     struct sigil_metrics *metrics;
     struct sigil_counter *requests[SIGIL_ETH2_TYPE_COUNT + 1][NSTATUS]; /* last row: unparsable type */
     struct sigil_histogram *latency[SIGIL_ETH2_TYPE_COUNT + 1];
@@ -179,75 +181,96 @@ struct sign_result {
     char message[320];
 };
 
-/* The whole per-key signing path, shared by the single and the batch endpoints. Exactly one of
- * body/obj is used. */
-static void sign_one(struct sigil_service *svc, const char *client, const uint8_t pk[48], const char *body,
-                     size_t body_len, const json_t *obj, struct sign_result *out)
+/* The per-key signing path up to the slashing record, shared by the single and the batch
+ * endpoints. Exactly one of body/obj is used. Returns true when out->sig holds a signature whose
+ * slashing record (described by *req) must be durable before it is released; otherwise out is
+ * final (status 200 with a releasable signature, or an error). */
+static bool sign_prepare(struct sigil_service *svc, const char *client, const uint8_t pk[48], const char *body,
+                         size_t body_len, const json_t *obj, struct sign_result *out, struct sigil_eth2_request *req)
 {
     sigil_error_clear();
     out->type = -1;
     if (!atomic_load(&svc->ready)) {
         out->status = 503;
         snprintf(out->message, sizeof out->message, "keys are still loading");
-        return;
+        return false;
     }
     if (!sigil_keystore_has(svc->ks, pk)) {
         out->status = 404;
         snprintf(out->message, sizeof out->message, "public key not found");
-        return;
+        return false;
     }
     if (!client_may_use(svc, client, pk)) {
         out->status = 403;
         snprintf(out->message, sizeof out->message, "this client is not allowed to use this key");
-        return;
+        return false;
     }
-    struct sigil_eth2_request req;
-    sigil_result r = obj != NULL ? sigil_eth2_parse_request_json(&req, obj, &svc->cfg.network)
-                                 : sigil_eth2_parse_request(&req, body, body_len, &svc->cfg.network);
+    sigil_result r = obj != NULL ? sigil_eth2_parse_request_json(req, obj, &svc->cfg.network)
+                                 : sigil_eth2_parse_request(req, body, body_len, &svc->cfg.network);
     if (!sigil_is_ok(r)) {
         out->status = http_status_for(r);
         error_text(out->message, sizeof out->message, r);
-        return;
+        return false;
     }
-    out->type = (int)req.type;
+    out->type = (int)req->type;
     /* A built-in network pins the chain: a request for another chain is refused outright, for
      * every type, before any state changes. */
-    if (req.has_fork_info && svc->cfg.network.has_genesis_validators_root &&
-        memcmp(req.genesis_validators_root, svc->cfg.network.genesis_validators_root, 32) != 0) {
+    if (req->has_fork_info && svc->cfg.network.has_genesis_validators_root &&
+        memcmp(req->genesis_validators_root, svc->cfg.network.genesis_validators_root, 32) != 0) {
         out->status = 412;
         snprintf(out->message, sizeof out->message, "%s",
                  "genesis_validators_root does not match the network this signer serves");
-        return;
+        return false;
     }
     /* Sign first, then check and durably record, then release. The signature is computed while
      * earlier requests' records are being committed (the CPU would otherwise idle through each
      * fsync), and it stays inside sigild until its record is durable: on a refusal or a database
      * error it is wiped and never sent. */
-    r = sigil_keystore_sign(svc->ks, pk, req.signing_root, 32, out->sig);
+    r = sigil_keystore_sign(svc->ks, pk, req->signing_root, 32, out->sig);
     if (!sigil_is_ok(r)) {
         out->status = r.code == SIGIL_ERR_NOT_FOUND ? 404 : r.code == SIGIL_ERR_KEY_DISABLED ? 412 : 500;
         error_text(out->message, sizeof out->message, r);
+        return false;
+    }
+    out->status = 200;
+    return req->slashing != SIGIL_SLASHING_NONE;
+}
+
+/* Applies the outcome of the slashing record to a prepared signature (on the thread whose
+ * sigil_error_detail describes r). */
+static void sign_recorded(struct sigil_service *svc, sigil_result r, struct sign_result *out)
+{
+    if (sigil_is_ok(r)) {
+        out->status = 200;
         return;
     }
+    sigil_wipe(out->sig, sizeof out->sig);
+    out->status = http_status_for(r);
+    if (r.code == SIGIL_ERR_NOT_FOUND) {
+        out->status = 503; /* key not registered in the DB yet */
+    }
+    if (out->status == 412) {
+        sigil_counter_add(svc->slashing_refusals, 1);
+    }
+    error_text(out->message, sizeof out->message, r);
+}
+
+/* The whole per-key signing path, waiting for the slashing record (batch endpoint). */
+static void sign_one(struct sigil_service *svc, const char *client, const uint8_t pk[48], const char *body,
+                     size_t body_len, const json_t *obj, struct sign_result *out)
+{
+    struct sigil_eth2_request req;
+    if (!sign_prepare(svc, client, pk, body, body_len, obj, out, &req)) {
+        return;
+    }
+    sigil_result r;
     if (req.slashing == SIGIL_SLASHING_BLOCK) {
         r = sigil_slashing_sign_block(svc->db, pk, req.slot, req.signing_root, req.genesis_validators_root);
-    } else if (req.slashing == SIGIL_SLASHING_ATTESTATION) {
+    } else {
         r = sigil_slashing_sign_attestation(svc->db, pk, req.source_epoch, req.target_epoch, req.signing_root,
                                             req.genesis_validators_root);
     }
-    if (!sigil_is_ok(r)) {
-        sigil_wipe(out->sig, sizeof out->sig);
-        out->status = http_status_for(r);
-        if (r.code == SIGIL_ERR_NOT_FOUND) {
-            out->status = 503; /* key not registered in the DB yet */
-        }
-        if (out->status == 412) {
-            sigil_counter_add(svc->slashing_refusals, 1);
-        }
-        error_text(out->message, sizeof out->message, r);
-        return;
-    }
-    out->status = 200;
+    sign_recorded(svc, r, out);
 }
 
 static bool wants_json(const char *accept)
@@ -264,20 +287,18 @@ struct sign_job {
     struct sigil_http_req *req;
     uint8_t pk[48];
     double t0;
+    struct sign_result res;
 };
 
-static void sign_worker(void *arg)
+/* Sends the job's result and frees the job. */
+static void sign_reply(struct sign_job *job)
 {
-    struct sign_job *job = arg;
     struct sigil_service *svc = job->svc;
-    size_t len = 0;
-    const uint8_t *body = sigil_http_req_body(job->req, &len);
-    struct sign_result res;
-    sign_one(svc, sigil_http_req_client_id(job->req), job->pk, (const char *)body, len, NULL, &res);
-    count_request(svc, res.type, res.status, now_s() - job->t0);
-    if (res.status == 200) {
+    struct sign_result *res = &job->res;
+    count_request(svc, res->type, res->status, now_s() - job->t0);
+    if (res->status == 200) {
         char hex[2 * SIGIL_BLS_SIG_LEN + 3];
-        sigil_hex_encode(hex, res.sig, sizeof res.sig, 1);
+        sigil_hex_encode(hex, res->sig, sizeof res->sig, 1);
         if (wants_json(sigil_http_req_header(job->req, "Accept"))) {
             char buf[sizeof hex + 32];
             int n = snprintf(buf, sizeof buf, "{\"signature\":\"%s\"}", hex);
@@ -286,9 +307,43 @@ static void sign_worker(void *arg)
             sigil_http_respond(job->req, 200, "text/plain; charset=utf-8", hex, strlen(hex));
         }
     } else {
-        sigil_http_respond_error(job->req, res.status, res.message);
+        sigil_http_respond_error(job->req, res->status, res->message);
     }
     free(job);
+}
+
+/* Slashing-record completion: runs once the record is durable (or refused / failed), usually on
+ * the database's commit thread; only then may the signature leave. */
+static void sign_job_recorded(void *ctx, sigil_result r)
+{
+    struct sign_job *job = ctx;
+    sign_recorded(job->svc, r, &job->res);
+    sign_reply(job);
+}
+
+/* Single-signature requests do not wait for their slashing record: the worker hands it to the
+ * database and goes on signing, and the reply leaves from sign_job_recorded. So a few workers keep
+ * every core busy with BLS while records are being fsync'd, without a thread per request in
+ * flight (and the context switches of putting each one to sleep and waking it again). */
+static void sign_worker(void *arg)
+{
+    struct sign_job *job = arg;
+    struct sigil_service *svc = job->svc;
+    size_t len = 0;
+    const uint8_t *body = sigil_http_req_body(job->req, &len);
+    struct sigil_eth2_request req;
+    if (!sign_prepare(svc, sigil_http_req_client_id(job->req), job->pk, (const char *)body, len, NULL, &job->res,
+                      &req)) {
+        sign_reply(job);
+        return;
+    }
+    if (req.slashing == SIGIL_SLASHING_BLOCK) {
+        sigil_slashing_sign_block_async(svc->db, job->pk, req.slot, req.signing_root, req.genesis_validators_root,
+                                        sign_job_recorded, job);
+    } else {
+        sigil_slashing_sign_attestation_async(svc->db, job->pk, req.source_epoch, req.target_epoch, req.signing_root,
+                                              req.genesis_validators_root, sign_job_recorded, job);
+    }
 }
 
 static void handle_sign(struct sigil_http_req *req, void *ctx)
@@ -310,7 +365,7 @@ static void handle_sign(struct sigil_http_req *req, void *ctx)
     job->svc = svc;
     job->req = req;
     job->t0 = now_s();
-    sigil_pool_submit(svc->pool, sign_worker, job);
+    sigil_pool_submit(svc->sign_pool != NULL ? svc->sign_pool : svc->pool, sign_worker, job);
 }
 
 /* ---------------------------------------------------------------- batch signing
@@ -772,7 +827,11 @@ static void km_delete(struct sigil_service *svc, struct sigil_http_req *req)
                     unpersist_keystore(svc, keys[k].name);
                 }
             }
-            (void)sigil_keystore_remove(svc->ks, pk);
+            /* gcc's warn_unused_result ignores a (void) cast; the key was just found, so a
+             * failure here only means a concurrent delete won the race */
+            if (!sigil_is_ok(sigil_keystore_remove(svc->ks, pk))) {
+                SIGIL_LOG_WARN("key already removed", SIGIL_LOG_STR("pubkey", hex));
+            }
             memcpy(export_keys[nexport++], pk, 48);
             SIGIL_LOG_INFO("key deleted", SIGIL_LOG_STR("pubkey", hex), SIGIL_LOG_STR("via", "keymanager"));
             json_array_append_new(data, km_status("deleted", NULL));
@@ -781,7 +840,9 @@ static void km_delete(struct sigil_service *svc, struct sigil_http_req *req)
         bool registered = false, enabled = false;
         r = sigil_slashing_is_registered(svc->db, pk, &registered, &enabled);
         if (sigil_is_ok(r) && registered) {
-            (void)sigil_slashing_set_enabled(svc->db, pk, false);
+            if (!sigil_is_ok(sigil_slashing_set_enabled(svc->db, pk, false))) {
+                SIGIL_LOG_WARN("cannot disable the key in the slashing database", SIGIL_LOG_STR("pubkey", hex));
+            }
             memcpy(export_keys[nexport++], pk, 48);
             json_array_append_new(data, km_status("not_active", NULL));
         } else {
@@ -1020,6 +1081,11 @@ sigil_result sigil_service_new(struct sigil_service **out, const struct sigil_se
         workers = (unsigned)(ncpu > 0 ? ncpu : 1) * 16;
     }
     SIGIL_GUARD_GOTO(sigil_pool_new(&svc->pool, workers));
+    if (cfg->worker_threads == 0 && sigil_slashing_async_native(svc->db)) {
+        /* Single-signature workers never wait for a commit, so one per core is enough: more
+         * would only time-slice BLS work against each other. */
+        SIGIL_GUARD_GOTO(sigil_pool_new(&svc->sign_pool, 0));
+    }
 
     struct sigil_http_config hc = {
         .listen = cfg->http_listen,
@@ -1029,7 +1095,11 @@ sigil_result sigil_service_new(struct sigil_service **out, const struct sigil_se
         .max_connections = 4096,
         .metrics = svc->metrics,
     };
-    SIGIL_GUARD_GOTO(sigil_http_server_new(&svc->http, &hc));
+    if (cfg->tls_ctx != NULL) { /* enclave boot path: TLS key from memory */
+        SIGIL_GUARD_GOTO(sigil_http_server_new_ctx(&svc->http, &hc, cfg->tls_ctx));
+    } else {
+        SIGIL_GUARD_GOTO(sigil_http_server_new(&svc->http, &hc));
+    }
     SIGIL_GUARD_GOTO(sigil_http_route(svc->http, "POST", SIGN_PREFIX, true, handle_sign, svc));
     SIGIL_GUARD_GOTO(sigil_http_route(svc->http, "POST", "/api/v1/eth2/sign-batch", false, handle_batch, svc));
     SIGIL_GUARD_GOTO(sigil_http_route(svc->http, "GET", "/api/v1/eth2/publicKeys", false, handle_public_keys, svc));
@@ -1114,14 +1184,19 @@ void sigil_service_free(struct sigil_service *svc)
         pthread_join(svc->metrics_thread, NULL);
     }
     /* Drain workers before the things they use go away. */
+    if (svc->sign_pool != NULL) {
+        sigil_pool_free(svc->sign_pool);
+    }
     if (svc->pool != NULL) {
         sigil_pool_free(svc->pool);
     }
-    sigil_http_server_free(svc->http);
-    sigil_http_server_free(svc->metrics_http);
+    /* Closing the database completes the records still queued, and with them their replies: they
+     * must reach the HTTP server before it is freed. */
     if (svc->db != NULL) {
         sigil_slashing_close(svc->db);
     }
+    sigil_http_server_free(svc->http);
+    sigil_http_server_free(svc->metrics_http);
     if (svc->ks != NULL) {
         sigil_keystore_free(svc->ks);
     }

@@ -27,6 +27,9 @@ struct sigil_service_config {
     unsigned worker_threads;           /* 0 = online CPUs */
     size_t max_body;                   /* 0 = default */
     size_t max_batch;                  /* items per batch request; 0 = default */
+    /* Enclave boot path: a ready server TLS context (certificate and key from memory), used instead
+     * of `tls` when set. The service takes its own reference; the caller keeps and frees its own. */
+    SSL_CTX *tls_ctx;
 };
 
 struct sigil_service;

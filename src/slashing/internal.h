@@ -99,11 +99,19 @@ struct slash_stats_acc {
     _Atomic uint64_t commits, requests, records, refusals, last_commit_ns;
 };
 
+/* Completion of an asynchronous request: res is what run would have returned, detail its
+ * sigil_error_detail ("" when OK). Called exactly once, on the store's writer thread (or inline in
+ * submit when the request cannot be queued), after the transaction committed or failed. */
+typedef void (*slash_done_fn)(void *arg, sigil_result res, const char *detail);
+
 struct slash_store;
 struct slash_store_ops {
     /* batch: may share a transaction (and its fsync) with other batchable requests. */
     sigil_result (*run)(struct slash_store *s, slash_txn_fn fn, void *arg, bool batch);
     void (*close)(struct slash_store *s);
+    /* Optional (NULL: callers use run): like run(.., batch=true) without waiting; arg must stay
+     * valid until complete has run. close completes every queued request first. */
+    void (*submit)(struct slash_store *s, slash_txn_fn fn, void *arg, slash_done_fn complete);
 };
 
 sigil_result slash_sqlite_open(struct slash_store **out, const struct slash_store_ops **ops, const char *path,

@@ -516,6 +516,15 @@ static sigil_result tx_sign_att(struct slash_tx *tx, void *arg)
     return sigil_ok();
 }
 
+static void count_outcome(struct sigil_slashing_db *db, sigil_result r, bool inserted)
+{
+    if (sigil_is_ok(r) && inserted) {
+        atomic_fetch_add(&db->stats.records, 1);
+    } else if (r.code == SIGIL_ERR_SLASHING) {
+        atomic_fetch_add(&db->stats.refusals, 1);
+    }
+}
+
 static sigil_result sign_common(struct sigil_slashing_db *db, const uint8_t pubkey[48], slash_txn_fn fn,
                                 struct sign_arg *a, const uint8_t gvr[32])
 {
@@ -527,13 +536,86 @@ static sigil_result sign_common(struct sigil_slashing_db *db, const uint8_t pubk
     }
     SIGIL_GUARD(resolve(db, pubkey, &a->vid));
     sigil_result r = db->ops->run(db->store, fn, a, true);
-    if (sigil_is_ok(r) && a->inserted) {
-        atomic_fetch_add(&db->stats.records, 1);
-    } else if (r.code == SIGIL_ERR_SLASHING) {
-        atomic_fetch_add(&db->stats.refusals, 1);
-    }
+    count_outcome(db, r, a->inserted);
     return r;
 }
+
+/* One asynchronous check-and-record: owns copies of everything the transaction reads. `a` comes
+ * first because the store hands the completion the transaction's argument (&a). */
+struct async_sign {
+    struct sign_arg a;
+    struct sigil_slashing_db *db;
+    uint8_t root[32];
+    sigil_slashing_done_fn done;
+    void *ctx;
+};
+
+static void async_sign_done(void *arg, sigil_result r, const char *detail)
+{
+    struct async_sign *as = (struct async_sign *)arg;
+    count_outcome(as->db, r, as->a.inserted);
+    /* the detail belongs to the caller's thread-local slot, as with the synchronous call */
+    sigil_error_clear();
+    if (!sigil_is_ok(r)) {
+        r = sigil_errorf(r.code, "%s", detail);
+    }
+    sigil_slashing_done_fn done = as->done;
+    void *ctx = as->ctx;
+    free(as);
+    done(ctx, r);
+}
+
+static void sign_common_async(struct sigil_slashing_db *db, const uint8_t pubkey[48], slash_txn_fn fn, uint64_t a,
+                              uint64_t b, const uint8_t root[32], const uint8_t gvr[32], sigil_slashing_done_fn done,
+                              void *ctx)
+{
+    sigil_result ret = sigil_ok();
+    struct async_sign *as = NULL;
+    if (pubkey == NULL || root == NULL) {
+        ret = sigil_errorf(SIGIL_ERR_ARG, "pubkey and signing root are required");
+        goto out;
+    }
+    as = calloc(1, sizeof *as);
+    SIGIL_ENSURE_GOTO(as != NULL, SIGIL_ERR_NOMEM);
+    as->db = db;
+    as->a.a = a;
+    as->a.b = b;
+    memcpy(as->root, root, 32);
+    as->a.root = as->root;
+    as->done = done;
+    as->ctx = ctx;
+    /* The in-memory fast paths of these two make the common case non-blocking; a miss waits for
+     * one database round trip, like the synchronous call. */
+    if (gvr != NULL) {
+        SIGIL_GUARD_GOTO(sigil_slashing_check_gvr(db, gvr));
+    }
+    SIGIL_GUARD_GOTO(resolve(db, pubkey, &as->a.vid));
+    if (db->ops->submit != NULL) {
+        db->ops->submit(db->store, fn, &as->a, async_sign_done);
+        return;
+    }
+    ret = db->ops->run(db->store, fn, &as->a, true);
+    count_outcome(db, ret, as->a.inserted);
+out:
+    free(as);
+    done(ctx, ret);
+}
+
+void sigil_slashing_sign_block_async(struct sigil_slashing_db *db, const uint8_t pubkey[48], uint64_t slot,
+                                     const uint8_t signing_root[32], const uint8_t gvr[32], sigil_slashing_done_fn done,
+                                     void *ctx)
+{
+    sign_common_async(db, pubkey, tx_sign_block, slot, 0, signing_root, gvr, done, ctx);
+}
+
+void sigil_slashing_sign_attestation_async(struct sigil_slashing_db *db, const uint8_t pubkey[48],
+                                           uint64_t source_epoch, uint64_t target_epoch, const uint8_t signing_root[32],
+                                           const uint8_t gvr[32], sigil_slashing_done_fn done, void *ctx)
+{
+    sign_common_async(db, pubkey, tx_sign_att, source_epoch, target_epoch, signing_root, gvr, done, ctx);
+}
+
+bool sigil_slashing_async_native(const struct sigil_slashing_db *db) { return db->ops->submit != NULL; }
 
 sigil_result sigil_slashing_sign_block(struct sigil_slashing_db *db, const uint8_t pubkey[48], uint64_t slot,
                                        const uint8_t signing_root[32], const uint8_t gvr[32])

@@ -43,6 +43,25 @@ SIGIL_RESULT sigil_slashing_sign_attestation(struct sigil_slashing_db *db, const
                                              uint64_t source_epoch, uint64_t target_epoch,
                                              const uint8_t signing_root[32], const uint8_t gvr[32]);
 
+/* Asynchronous check-and-record: the same checks, transaction and durability as the functions
+ * above, but the caller does not wait for the commit. done(ctx, r) is called exactly once with
+ * what the synchronous call would have returned (on failure sigil_error_detail() holds the detail
+ * in done's thread): from the database's writer thread after the fsync'd commit, or from the
+ * caller's thread before this returns (early errors, or a backend without native async support,
+ * which then blocks like the synchronous call). done must be quick and must not call back into db
+ * synchronously (it may run on the thread that commits every record). The caller must still
+ * release a signature only when r is OK. */
+typedef void (*sigil_slashing_done_fn)(void *ctx, sigil_result r);
+void sigil_slashing_sign_block_async(struct sigil_slashing_db *db, const uint8_t pubkey[48], uint64_t slot,
+                                     const uint8_t signing_root[32], const uint8_t gvr[32], sigil_slashing_done_fn done,
+                                     void *ctx);
+void sigil_slashing_sign_attestation_async(struct sigil_slashing_db *db, const uint8_t pubkey[48],
+                                           uint64_t source_epoch, uint64_t target_epoch, const uint8_t signing_root[32],
+                                           const uint8_t gvr[32], sigil_slashing_done_fn done, void *ctx);
+/* True when the _async functions return without waiting for the commit (SQLite); false when they
+ * block like the synchronous ones (PostgreSQL: use enough threads to wait in parallel). */
+bool sigil_slashing_async_native(const struct sigil_slashing_db *db);
+
 /* Enable/disable a key on every instance sharing the DB (keymanager DELETE disables).
  * SIGIL_ERR_NOT_FOUND if the key is not registered. */
 SIGIL_RESULT sigil_slashing_set_enabled(struct sigil_slashing_db *db, const uint8_t pubkey[48], bool enabled);

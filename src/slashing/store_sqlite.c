@@ -2,7 +2,12 @@
  * thread are queued; the writer runs every queued batchable request inside one BEGIN IMMEDIATE ..
  * COMMIT (group commit: one fsync for the whole batch), each request seeing the writes of the earlier
  * ones, and wakes the callers only after the COMMIT returned. Other processes opening the same file
- * are serialised by BEGIN IMMEDIATE and the busy timeout. */
+ * are serialised by BEGIN IMMEDIATE and the busy timeout.
+ *
+ * Asynchronous requests (sq_submit) get the same treatment, but instead of a caller blocked on a
+ * semaphore the writer calls their completion after the COMMIT returned. The signer uses them so
+ * that a signing thread never sleeps through an fsync: it hands the record over and signs the
+ * next request, and the reply is released from here once the record is durable. */
 #include <fcntl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -18,10 +23,23 @@
 
 #define MAX_BATCH 1024
 
+/* Bounded group-commit delay. Under a steady stream (the previous commit ended less than
+ * COMMIT_DELAY_NS ago) the writer lets a batch gather for up to COMMIT_DELAY_NS after its oldest
+ * request arrived, or until COMMIT_TARGET requests wait: each commit has a fixed cost (file locks,
+ * the fsync's device flush, waking the writer and the reply path) that a bigger batch shares. A
+ * request that arrives after a quiet period is committed at once, so an idle signer adds no
+ * latency; the callers that wait are not burning CPU (signing continues meanwhile). */
+#define COMMIT_DELAY_NS 1000000u
+#define COMMIT_TARGET   32u
+
 struct sq_req {
     slash_txn_fn fn;
     void *arg;
-    sem_t done; /* posted once by the writer after the request's commit (or failure) */
+    /* Synchronous requests: posted once by the writer after the request's commit (or failure).
+     * Asynchronous ones (complete != NULL, heap-allocated): complete runs instead, then the writer
+     * frees the request. */
+    sem_t done;
+    slash_done_fn complete;
     bool batch;
     sigil_result res;
     char detail[256];
@@ -34,8 +52,14 @@ struct slash_store {
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t mu;
-    pthread_cond_t work;
+    pthread_cond_t work; /* CLOCK_MONOTONIC */
     struct sq_req *head, *tail;
+    size_t queued;
+    bool urgent;             /* a standalone request is queued: commit without gathering */
+    uint64_t head_ns;        /* when the oldest queued request arrived */
+    uint64_t last_commit_ns; /* when the previous group finished (writer only) */
+    uint64_t delay_ns;
+    unsigned target;
     bool stop;
     struct slash_stats_acc *stats;
 };
@@ -194,6 +218,21 @@ static void run_group(struct slash_store *s, struct sq_req **reqs, size_t n)
     commit_stats(s, t0, n);
 }
 
+/* Writer, with s->mu held and a request queued: waits (bounded) for the batch to grow. */
+static void gather(struct slash_store *s)
+{
+    if (s->delay_ns == 0 || !s->head->batch || now_ns() - s->last_commit_ns >= s->delay_ns) {
+        return;
+    }
+    uint64_t deadline = s->head_ns + s->delay_ns;
+    struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
+    while (!s->stop && !s->urgent && s->queued < s->target) {
+        if (pthread_cond_timedwait(&s->work, &s->mu, &ts) == ETIMEDOUT) {
+            break;
+        }
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct slash_store *s = arg;
@@ -207,8 +246,11 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             break;
         }
+        gather(s);
         struct sq_req *list = s->head;
         s->head = s->tail = NULL;
+        s->queued = 0;
+        s->urgent = false;
         pthread_mutex_unlock(&s->mu);
 
         while (list != NULL) {
@@ -228,11 +270,62 @@ static void *writer_main(void *arg)
              * ~15% of the signer's CPU in context switches). A request lives on its caller's
              * stack, so it must not be touched after its post. */
             for (size_t i = 0; i < n; i++) {
-                sem_post(&group[i]->done);
+                struct sq_req *r = group[i];
+                if (r->complete != NULL) {
+                    r->complete(r->arg, r->res, r->detail);
+                    free(r);
+                } else {
+                    sem_post(&r->done);
+                }
             }
         }
+        s->last_commit_ns = now_ns();
     }
     return NULL;
+}
+
+/* Appends r to the writer's queue; false when the store is closing. */
+static bool enqueue(struct slash_store *s, struct sq_req *r)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->stop) {
+        pthread_mutex_unlock(&s->mu);
+        return false;
+    }
+    bool was_empty = s->head == NULL;
+    if (was_empty) {
+        s->head = r;
+        s->head_ns = now_ns();
+    } else {
+        s->tail->next = r;
+    }
+    s->tail = r;
+    s->queued++;
+    s->urgent = s->urgent || !r->batch;
+    /* The writer needs a wake-up only to start a batch, or to end a gathering one early: a
+     * signal per request would wake it for nothing while it gathers. */
+    if (was_empty || s->queued == s->target || !r->batch) {
+        pthread_cond_signal(&s->work);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return true;
+}
+
+static void sq_submit(struct slash_store *s, slash_txn_fn fn, void *arg, slash_done_fn complete)
+{
+    struct sq_req *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        complete(arg, sigil_error(SIGIL_ERR_NOMEM), "out of memory queueing a slashing record");
+        return;
+    }
+    r->fn = fn;
+    r->arg = arg;
+    r->batch = true;
+    r->complete = complete;
+    if (!enqueue(s, r)) {
+        free(r);
+        complete(arg, sigil_error(SIGIL_ERR_DB), "slashing database is closing");
+    }
 }
 
 static sigil_result sq_run(struct slash_store *s, slash_txn_fn fn, void *arg, bool batch)
@@ -241,20 +334,10 @@ static sigil_result sq_run(struct slash_store *s, slash_txn_fn fn, void *arg, bo
     if (sem_init(&r.done, 0, 0) != 0) {
         return sigil_errorf(SIGIL_ERR_DB, "cannot create a semaphore");
     }
-    pthread_mutex_lock(&s->mu);
-    if (s->stop) {
-        pthread_mutex_unlock(&s->mu);
+    if (!enqueue(s, &r)) {
         sem_destroy(&r.done);
         return sigil_errorf(SIGIL_ERR_DB, "slashing database is closing");
     }
-    if (s->tail != NULL) {
-        s->tail->next = &r;
-    } else {
-        s->head = &r;
-    }
-    s->tail = &r;
-    pthread_cond_signal(&s->work);
-    pthread_mutex_unlock(&s->mu);
     while (sem_wait(&r.done) != 0 && errno == EINTR) {
     }
     sem_destroy(&r.done);
@@ -285,7 +368,7 @@ static void sq_close(struct slash_store *s)
     free(s);
 }
 
-static const struct slash_store_ops sq_ops = {sq_run, sq_close};
+static const struct slash_store_ops sq_ops = {sq_run, sq_close, sq_submit};
 
 static int version_cb(void *ud, int n, char **vals, char **names)
 {
@@ -358,8 +441,14 @@ sigil_result slash_sqlite_open(struct slash_store **out, const struct slash_stor
         return sigil_error(SIGIL_ERR_NOMEM);
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->work, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->work, &ca);
+    pthread_condattr_destroy(&ca);
     s->stats = stats;
+    s->delay_ns = COMMIT_DELAY_NS;
+    s->target = COMMIT_TARGET;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         ret = sigil_errorf(SIGIL_ERR_DB, "cannot open sqlite database %s", path);
