@@ -1,46 +1,113 @@
 #!/usr/bin/env bash
-# `make run` at this stage of Sigil: the key-custody core, end to end on this machine.
-# It creates a demo validator set (mnemonic, EIP-2335 keystores, deposit data) in a fresh
-# directory, decrypts one keystore, signs and verifies with it, and benchmarks BLS signing.
-# The remote signer (sigild), the enclave boot path and the wallet arrive with later issues;
-# this script says so rather than pretend.
+# `make run`: the whole enclave deployment on this machine (docs/enclave.md).
+#   1. sigil-kms, the local KMS, in a fresh data dir (its TLS cert, credentials, dev attestation root)
+#   2. a KMS key whose policy lets only sigild's measurement (PCR0 = SHA-384 of build/bin/sigild) decrypt
+#   3. three validator keys (`sigil keys new`), imported as ciphertext into the artifact store
+#      (`sigil keys import`: keystore KDF paid once, one GenerateDataKey for the batch)
+#   4. a TLS server key + certificate sealed the same way, and a demo client CA + client cert
+#   5. the simulated-NSM identity for sigild (sigil-kms issue-enclave-cert)
+#   6. sigil-host: sigild in the namespace sandbox, INIT over the control channel, keys paged in,
+#      signer on https://127.0.0.1:PORT through the inbound proxy
+# Runs until Ctrl-C, then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${SIGIL_BIN:-build/bin}
+BIN=$(cd "${SIGIL_BIN:-build/bin}" && pwd)
+SIGIL=${SIGIL_CLI:-$BIN/sigil}
+PORT=${SIGIL_PORT:-9000}
+STATUS_PORT=${SIGIL_STATUS_PORT:-9100}
+KMS_PORT=${SIGIL_KMS_PORT:-8443}
 OUT=${SIGIL_RUN_DIR:-$(mktemp -d /tmp/sigil-run.XXXXXX)}
 mkdir -p "$OUT"
 chmod 700 "$OUT"
-
-echo "== Sigil demo in $OUT"
-# A random demo password, kept in a 0600 file (never on argv).
+OUT=$(cd "$OUT" && pwd)
 umask 077
-head -c 18 /dev/urandom | base64 > "$OUT/password.txt"
+PIDS=()
+cleanup() {
+    trap - EXIT INT TERM
+    echo
+    echo "== stopping"
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${PIDS[i]}" 2>/dev/null || true
+        wait "${PIDS[i]}" 2>/dev/null || true
+    done
+    echo "stopped; logs and artifacts (ciphertext only) are in $OUT"
+}
+trap cleanup EXIT INT TERM
 
-echo "== 1. new validator keys: mnemonic, keystores and deposit data (hoodi testnet)"
+wait_for() { # wait_for SECONDS CMD...
+    local t=$1
+    shift
+    for ((i = 0; i < t * 10; i++)); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+echo "== Sigil in $OUT"
+echo "== 1. sigil-kms on 127.0.0.1:$KMS_PORT"
+"$BIN/sigil-kms" --data-dir "$OUT/kms" --listen "127.0.0.1:$KMS_PORT" >"$OUT/kms.log" 2>&1 &
+PIDS+=($!)
+wait_for 20 test -s "$OUT/kms/credentials" || { cat "$OUT/kms.log"; exit 1; }
+wait_for 20 curl -s --cacert "$OUT/kms/tls-cert.pem" -o /dev/null "https://127.0.0.1:$KMS_PORT/" ||
+    { cat "$OUT/kms.log"; exit 1; }
+KMS="https://127.0.0.1:$KMS_PORT"
+KMSARGS=(--ca "$OUT/kms/tls-cert.pem" --credentials "$OUT/kms/credentials")
+
+PCR0=$(sha384sum "$BIN/sigild" | cut -d' ' -f1)
+echo "== 2. KMS key bound to sigild's measurement PCR0=$PCR0"
+KEY_ID=$("$SIGIL" kms create-key --endpoint "$KMS" --ca "$OUT/kms/tls-cert.pem" \
+    --credentials "$OUT/kms/credentials" --bind-pcr0 "$PCR0" --description "sigil demo")
+echo "key id: $KEY_ID"
+
+echo "== 3. three validator keys (hoodi), imported into the store as ciphertext"
+head -c 18 /dev/urandom | base64 >"$OUT/password.txt"
 "$BIN/sigil" keys new --count 3 --network hoodi \
-  --withdrawal-address 0x000000000000000000000000000000000000dEaD \
-  --password-file "$OUT/password.txt" --kdf pbkdf2 \
-  --mnemonic-file "$OUT/mnemonic.txt" --out "$OUT/validator_keys"
-ls -l "$OUT/validator_keys"
+    --withdrawal-address 0x000000000000000000000000000000000000dEaD \
+    --password-file "$OUT/password.txt" --kdf pbkdf2 \
+    --mnemonic-file "$OUT/mnemonic.txt" --out "$OUT/validator_keys" >/dev/null
+STORE="sqlite:$OUT/store.db"
+"$SIGIL" keys import --kms "$KMS" --key-id "$KEY_ID" --store "$STORE" "${KMSARGS[@]}" \
+    --password-file "$OUT/password.txt" "$OUT"/validator_keys/keystore-*.json
 
-KS=$(ls "$OUT"/validator_keys/keystore-*.json | head -1)
-echo "== 2. decrypt $(basename "$KS") and sign a 32-byte signing root with it"
-MSG=0x$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-SK_FILE="$OUT/.sk"
-"$BIN/sigil" keystore decrypt --keystore "$KS" --password-file "$OUT/password.txt" > "$SK_FILE"
-PK=$("$BIN/sigil" bls pubkey < "$SK_FILE")
-SIG=$("$BIN/sigil" bls sign --message "$MSG" < "$SK_FILE")
-shred -u "$SK_FILE" 2>/dev/null || rm -f "$SK_FILE"
-echo "public key: $PK"
-echo "message:    $MSG"
-echo "signature:  $SIG"
-echo -n "verify:     "
-"$BIN/sigil" bls verify --public-key "$PK" --message "$MSG" --signature "$SIG"
+echo "== 4. TLS server key (sealed) and a demo client CA"
+"$SIGIL" tls new --kms "$KMS" --key-id "$KEY_ID" --store "$STORE" "${KMSARGS[@]}" \
+    --cn signer.local --ip 127.0.0.1 --days 30 --client-ca-out "$OUT/tls"
 
-echo "== 3. BLS speed on this machine (median microseconds per operation)"
-"$BIN/sigil" bench bls --seconds 0.5
+echo "== 5. simulated-NSM identity for sigild"
+"$BIN/sigil-kms" issue-enclave-cert --data-dir "$OUT/kms" --out-dir "$OUT/attestation" >/dev/null
 
+echo "== 6. sigil-host (local launcher: sigild in user/net/mount/PID/IPC namespaces + seccomp)"
+"$BIN/sigil-host" --store "$STORE" --launcher local --sigild "$BIN/sigild" \
+    --kms "$KMS" --kms-ca "$OUT/kms/tls-cert.pem" --kms-credentials "$OUT/kms/credentials" \
+    --sim-attestation-dir "$OUT/attestation" --client-ca "$OUT/tls/client-ca.pem" \
+    --listen "127.0.0.1:$PORT" --status-listen "127.0.0.1:$STATUS_PORT" \
+    --run-dir "$OUT/run" --data-dir "$OUT/data" --network hoodi >"$OUT/host.log" 2>&1 &
+PIDS+=($!)
+HOST="http://127.0.0.1:$STATUS_PORT"
+for ((i = 0; i < 300; i++)); do
+    if "$SIGIL" status --host "$HOST" >/dev/null 2>&1; then break; fi
+    sleep 0.2
+done
+"$SIGIL" status --host "$HOST" || { echo "sigild did not become READY; see $OUT/host.log"; exit 1; }
+
+PK=$(curl -s --cacert "$OUT/tls/server-cert.pem" --cert "$OUT/tls/client-cert.pem" --key "$OUT/tls/client-key.pem" \
+    "https://127.0.0.1:$PORT/api/v1/eth2/publicKeys" | tr -d '[]" ' | cut -d, -f1)
+CURL=(curl -s --cacert "$OUT/tls/server-cert.pem" --cert "$OUT/tls/client-cert.pem" --key "$OUT/tls/client-key.pem")
+BODY='{"type":"RANDAO_REVEAL","fork_info":{"fork":{"previous_version":"0x10000910","current_version":"0x40000910","epoch":"0"},"genesis_validators_root":"0x212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f"},"randao_reveal":{"epoch":"5"}}'
 echo
-echo "Done. The mnemonic is in $OUT/mnemonic.txt (0600); delete $OUT when finished."
-echo "Next stages (see the issues): the sigild remote signer with slashing protection, the"
-echo "attested enclave boot with sigil-kms, and the transaction wallet."
+echo "== Sigil is running"
+echo "signer URL:   https://127.0.0.1:$PORT   (TLS ends inside sigild; sigil-host only relays bytes)"
+echo "status:       $SIGIL status --host $HOST"
+echo "validator client (e.g. Lighthouse):"
+echo "  --web3-signer-url https://127.0.0.1:$PORT with the CA $OUT/tls/server-cert.pem and the client"
+echo "  identity $OUT/tls/client-cert.pem + $OUT/tls/client-key.pem"
+echo "sample signing request:"
+echo "  ${CURL[*]} -H 'Content-Type: application/json' \\"
+echo "    https://127.0.0.1:$PORT/api/v1/eth2/sign/$PK -d '$BODY'"
+echo -n "  -> "
+"${CURL[@]}" -H 'Content-Type: application/json' "https://127.0.0.1:$PORT/api/v1/eth2/sign/$PK" -d "$BODY"
+echo
+echo
+echo "Ctrl-C stops sigil-host (and sigild) and sigil-kms."
+wait "${PIDS[1]}"

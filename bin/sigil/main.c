@@ -6,7 +6,9 @@
 #include "cli.h"
 #include "common/secmem.h"
 #include "attest/attest.h"
+#include "kmsd/kmsd.h"
 #include "slashing/slashing.h"
+#include "store/cli.h"
 
 static void usage(FILE *f)
 {
@@ -21,6 +23,13 @@ static void usage(FILE *f)
                 "  keys new --count N [--start-index I] --network NAME --withdrawal-address 0x..\n"
                 "           --password-file F --out DIR [--mnemonic-file F] [--kdf scrypt|pbkdf2]\n"
                 "                                     new mnemonic, keystores and deposit data\n"
+                "  keys import --kms URL --key-id ID --store URL [--ca F] [--credentials F] FILES...\n"
+                "                                     KMS-envelope-encrypt keystores into the artifact store\n"
+                "  keys generate --in-enclave --count N --network NAME --withdrawal-address 0x.. --host URL\n"
+                "                                     generate keys inside sigild; only ciphertext leaves\n"
+                "  tls new --kms URL --key-id ID --store URL --cn NAME [--ip IP] [--client-ca-out DIR]\n"
+                "  kms create-key --endpoint URL --ca F --credentials F [--bind-pcr0 HEX]\n"
+                "  status [--host URL]                enclave state, PCR0, keys loaded, restarts\n"
                 "  keystore create --password-file F [--kdf scrypt|pbkdf2] [--path PATH]\n"
                 "                                     secret key hex on stdin -> EIP-2335 JSON\n"
                 "  keystore decrypt --keystore F --password-file F\n"
@@ -53,7 +62,17 @@ static int run(int argc, char **argv)
         return cmd_bls(argc - 2, argv + 2);
     }
     if (strcmp(cmd, "keys") == 0) {
+        /* import / generate work with the artifact store and the enclave; derive / new are local */
+        if (argc >= 3 && (strcmp(argv[2], "import") == 0 || strcmp(argv[2], "generate") == 0)) {
+            return sigil_store_cli(argc - 1, argv + 1);
+        }
         return cmd_keys(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "tls") == 0 || strcmp(cmd, "status") == 0) {
+        return sigil_store_cli(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "kms") == 0) {
+        return sigil_kms_cli(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "keystore") == 0) {
         return cmd_keystore(argc - 2, argv + 2);

@@ -641,7 +641,9 @@ static sigil_result get_b64(json_t *j, const char *field, int secure, size_t max
     sigil_result ret = sigil_ok();
     size_t cap = n / 4 * 3 + 3;
     uint8_t *buf = NULL;
-    if (n == 0 || cap > max + 3) {
+    /* bound the base64 text, not the decoded estimate: exactly `max` bytes encode to
+     * 4*ceil(max/3) characters */
+    if (n == 0 || n > 4 * ((max + 2) / 3)) {
         ret = sigil_errorf(SIGIL_ERR_PARSE, "KMS response: %s length out of range", field);
         goto out;
     }

@@ -1,0 +1,49 @@
+/* The supervisor (the AWS samples' watchdog, in C): reads the artifacts from the store, launches
+ * sigild, sends INIT and the keys in KEYS_PAGEs of 1000, polls STATUS, and restarts with
+ * exponential backoff (1 s .. 60 s) when sigild dies or stops answering, re-initialising each
+ * time. It keeps the last error for the status API. Answers from sigild are checked against the
+ * request (type and id); anything else is treated as a broken enclave and leads to a restart. */
+#ifndef SIGIL_HOST_SUPERVISOR_H
+#define SIGIL_HOST_SUPERVISOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common/result.h"
+#include "host/launcher.h"
+
+struct sigil_host_config {
+    const char *store_url;
+    const char *launcher; /* "local" | "nitro" */
+    struct sigil_launch_config launch;
+    const char *kms_url, *kms_region, *kms_key_id, *kms_ca, *kms_credentials;
+    unsigned kms_forward_port; /* sigild's in-sandbox forwarder port for KMS (0: the KMS URL's port) */
+    const char *sim_attestation_dir;
+    const char *client_ca, *known_clients;
+    const char *network;
+    const char *slashing_db_url; /* NULL: sqlite:DATA_DIR/slashing.db */
+    const char *http_listen;     /* what sigild listens on (NULL: unix:RUN_DIR/sigild.sock / vsock:5001) */
+    unsigned status_interval_s;  /* 0: 3 */
+    unsigned status_timeout_s;   /* 0: 5 */
+};
+
+struct sigil_supervisor;
+
+SIGIL_RESULT sigil_supervisor_new(struct sigil_supervisor **out, const struct sigil_host_config *cfg);
+SIGIL_RESULT sigil_supervisor_start(struct sigil_supervisor *s);
+
+/* {state, pcr0, keys_loaded, keys_expected, restarts, uptime_s, last_error, launcher, http_target}
+ * (new reference). */
+json_t *sigil_supervisor_status(struct sigil_supervisor *s);
+
+/* The endpoint text of sigild's HTTPS listener (for the inbound proxy). */
+const char *sigil_supervisor_http_target(struct sigil_supervisor *s);
+
+/* Runs KEYGEN in sigild (READY only), stores the new ciphertexts, returns {"deposit_data":[...]}
+ * or an error with a sentence. Blocks up to timeout_s. */
+SIGIL_RESULT sigil_supervisor_keygen(struct sigil_supervisor *s, const json_t *req, json_t **resp, int timeout_s);
+
+/* Sends SHUTDOWN, stops sigild and the thread, frees. NULL is a no-op. */
+void sigil_supervisor_free(struct sigil_supervisor *s);
+
+#endif
