@@ -10,6 +10,11 @@
  *
  * usage: sigil-loadgen --url https://127.0.0.1:PORT [--connections N] [--seconds S]
  *        [--cert F --key F] [--ca F] [--keys N] [--type attestation|randao] [--threads T]
+ *        [--unix PATH]
+ *
+ * --unix PATH connects every connection to that unix stream socket instead of HOST:PORT (the URL
+ * still gives the scheme and the Host / SNI name): sigild's own listener behind sigil-host, to
+ * measure what the host's proxy adds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +36,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +59,7 @@ struct cfg {
     double seconds;
     bool randao;
     int threads;
+    const char *unix_path;
 } g;
 
 static SSL_CTX *ctx;
@@ -77,18 +85,30 @@ static double now_s(void)
 
 static int conn_open(struct conn *c)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(g.host, g.port, &hints, &ai) != 0) {
-        return -1;
-    }
-    c->fd = socket(ai->ai_family, SOCK_STREAM, 0);
-    if (c->fd < 0 || connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+    if (g.unix_path != NULL) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        if (strlen(g.unix_path) >= sizeof sun.sun_path) {
+            return -1;
+        }
+        memcpy(sun.sun_path, g.unix_path, strlen(g.unix_path) + 1);
+        c->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+            return -1;
+        }
+    } else {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+        if (getaddrinfo(g.host, g.port, &hints, &ai) != 0) {
+            return -1;
+        }
+        c->fd = socket(ai->ai_family, SOCK_STREAM, 0);
+        if (c->fd < 0 || connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            freeaddrinfo(ai);
+            return -1;
+        }
         freeaddrinfo(ai);
-        return -1;
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    freeaddrinfo(ai);
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->have = 0;
     c->ssl = NULL;
     if (g.tls) {
@@ -447,6 +467,7 @@ int main(int argc, char **argv)
 {
     const char *url = NULL;
     size_t key_limit = MAX_KEYS;
+    (void)signal(SIGPIPE, SIG_IGN); /* a peer that closes is an error to count, not a reason to die */
     g.connections = 8;
     g.seconds = 10;
     for (int i = 1; i < argc; i += 2) {
@@ -465,13 +486,15 @@ int main(int argc, char **argv)
             g.ca = v;
         } else if (strcmp(a, "--keys") == 0 && v) {
             key_limit = strtoul(v, NULL, 10);
+        } else if (strcmp(a, "--unix") == 0 && v) {
+            g.unix_path = v;
         } else if (strcmp(a, "--threads") == 0 && v) {
             g.threads = atoi(v);
         } else if (strcmp(a, "--type") == 0 && v) {
             g.randao = strcmp(v, "randao") == 0;
         } else {
             fprintf(stderr, "usage: sigil-loadgen --url URL [--connections N] [--seconds S] [--cert F --key F] "
-                            "[--ca F] [--keys N] [--type attestation|randao] [--threads T]\n");
+                            "[--ca F] [--keys N] [--type attestation|randao] [--threads T] [--unix PATH]\n");
             return 2;
         }
     }

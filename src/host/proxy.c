@@ -1,6 +1,7 @@
 /* epoll byte pump (see proxy.h). */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,12 @@ static void accept_one(struct sigil_proxy *p)
     int cfd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (cfd < 0) {
         return;
+    }
+    /* a relay must not hold back small writes: with Nagle on the client side, every TLS record
+     * after the first of a response waited for the client's delayed ACK (~40 ms) */
+    if (p->listen_ep.ss.ss_family == AF_INET) {
+        int one = 1;
+        (void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     pthread_mutex_lock(&p->mu);
     bool full = p->st.active >= p->cfg.max_conns;

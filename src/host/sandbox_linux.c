@@ -293,7 +293,13 @@ static SIGIL_RESULT add_dirs(struct plan *pl, const char *inside)
             if (pl->nd >= MAX_DIRS) {
                 return sigil_errorf(SIGIL_ERR_CONFIG, "sandbox: too many directories");
             }
-            (void)snprintf(pl->dirs[pl->nd++], PATH_CAP, "%s%s", pl->root, buf);
+            size_t rl = strlen(pl->root), bl = strlen(buf); /* not snprintf: root and dirs share a struct */
+            if (rl + bl >= PATH_CAP) {
+                return sigil_errorf(SIGIL_ERR_CONFIG, "sandbox: path too long");
+            }
+            memcpy(pl->dirs[pl->nd], pl->root, rl);
+            memcpy(pl->dirs[pl->nd] + rl, buf, bl + 1);
+            pl->nd++;
         }
     }
     return sigil_ok();
@@ -511,9 +517,11 @@ static SIGIL_RESULT make_plan(struct plan *pl, const struct sigil_sandbox_config
     if (mkdir(pl->root, 0700) != 0 && errno != EEXIST) {
         return sigil_errorf(SIGIL_ERR_IO, "sandbox: cannot create %s: %s", pl->root, strerror(errno));
     }
-    (void)snprintf(pl->old, sizeof pl->old, "%s/.old", pl->root);
-    (void)snprintf(pl->tmp, sizeof pl->tmp, "%s/tmp", pl->root);
-    (void)snprintf(pl->proc, sizeof pl->proc, "%s/proc", pl->root);
+    if (snprintf(pl->old, sizeof pl->old, "%s/.old", pl->root) >= (int)sizeof pl->old ||
+        snprintf(pl->tmp, sizeof pl->tmp, "%s/tmp", pl->root) >= (int)sizeof pl->tmp ||
+        snprintf(pl->proc, sizeof pl->proc, "%s/proc", pl->root) >= (int)sizeof pl->proc) {
+        return sigil_errorf(SIGIL_ERR_CONFIG, "sandbox: path too long");
+    }
     static const char *const sys_ro[] = {"/usr",  "/lib",     "/lib64",    "/lib32",    "/libx32",      "/bin",
                                          "/sbin", "/etc/ssl", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"};
     for (size_t i = 0; i < sizeof sys_ro / sizeof sys_ro[0]; i++) {

@@ -144,7 +144,8 @@ SIGIL_RESULT sigil_status_api_new(struct sigil_status_api **out, const char *lis
 static void *run_thread(void *arg)
 {
     struct sigil_status_api *a = arg;
-    (void)sigil_http_server_run(a->srv);
+    sigil_result r = sigil_http_server_run(a->srv);
+    (void)r;
     return NULL;
 }
 

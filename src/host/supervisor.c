@@ -33,7 +33,7 @@ struct sigil_supervisor {
     /* status (under mu) */
     char state[32];
     char pcr0[97];
-    char last_error[512];
+    char last_error[1024];
     char http_target[160];
     uint64_t keys_loaded, keys_expected, restarts;
     struct timespec t0;
@@ -47,6 +47,9 @@ struct sigil_supervisor {
     /* control channel (supervisor thread only) */
     struct sigil_enclave enc;
     int64_t next_id;
+    /* sigild's last ERROR text in full (the thread's error detail holds only 256 bytes, which cut
+     * off the part of a KMS refusal that names the failed condition) */
+    char peer_error[768];
 };
 
 static double mono_s(void)
@@ -96,7 +99,8 @@ SIGIL_RESULT sigil_supervisor_new(struct sigil_supervisor **out, const struct si
     if (strcmp(ops->name, "local") == 0) {
         (void)snprintf(s->http_target, sizeof s->http_target, "unix:%s/sigild.sock", cfg->launch.run_dir);
         if (cfg->launch.sigild_path != NULL) {
-            (void)sigil_file_sha384_hex(s->pcr0, cfg->launch.sigild_path);
+            sigil_result hr = sigil_file_sha384_hex(s->pcr0, cfg->launch.sigild_path); /* "" when unreadable */
+            (void)hr;
         }
     } else {
         (void)snprintf(s->http_target, sizeof s->http_target, "vsock:%u:%u", cfg->launch.cid, SIGIL_NITRO_HTTP_PORT);
@@ -136,6 +140,7 @@ static SIGIL_RESULT send_msg(struct sigil_supervisor *s, uint8_t type, json_t *o
 static SIGIL_RESULT expect(struct sigil_supervisor *s, uint8_t want, int64_t id, json_t **out, int timeout_ms)
 {
     *out = NULL;
+    s->peer_error[0] = '\0';
     for (;;) {
         uint8_t type = 0;
         uint8_t *payload = NULL;
@@ -172,8 +177,9 @@ static SIGIL_RESULT expect(struct sigil_supervisor *s, uint8_t want, int64_t id,
         if (type == SIGIL_MSG_ERROR) {
             const char *m = json_string_value(json_object_get(j, "message"));
             const char *c = json_string_value(json_object_get(j, "code"));
-            r = sigil_errorf(SIGIL_ERR_NOT_READY, "%s%s%s", c != NULL ? c : "error", m != NULL ? ": " : "",
-                             m != NULL ? m : "");
+            (void)snprintf(s->peer_error, sizeof s->peer_error, "%s%s%s", c != NULL ? c : "error",
+                           m != NULL ? ": " : "", m != NULL ? m : "");
+            r = sigil_errorf(SIGIL_ERR_NOT_READY, "%s", s->peer_error);
             json_decref(j);
             return r;
         }
@@ -535,8 +541,8 @@ static bool wait_for(struct sigil_supervisor *s, double sec)
 
 static void record_error(struct sigil_supervisor *s, const char *state, const char *what, sigil_result r)
 {
-    char msg[512], why[256] = "";
-    const char *d = sigil_error_detail();
+    char msg[1024], why[256] = "";
+    const char *d = r.code == SIGIL_ERR_NOT_READY && s->peer_error[0] != '\0' ? s->peer_error : sigil_error_detail();
     /* A broken channel usually means sigild died: say how (e.g. the seccomp filter's SIGSYS). */
     if ((r.code == SIGIL_ERR_NOT_FOUND || r.code == SIGIL_ERR_IO) && s->enc.pid > 0) {
         struct timespec ts = {0, 100000000};

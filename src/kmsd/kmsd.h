@@ -78,7 +78,7 @@ struct sigil_kmsd_store;
 
 struct sigil_kmsd_key {
     char id[SIGIL_KMSD_KEY_ID_LEN + 1];
-    char arn[128];
+    char arn[192]; /* "arn:aws:kms:" region(<64) ":" account ":key/" id */
     int64_t created;
     char state[16]; /* "Enabled" */
     char *policy;   /* malloc'ed JSON */

@@ -754,6 +754,9 @@ static void handle(struct sigil_http_req *req, void *ctx)
         respond_error(req, 400, "ValidationException", "the request body must be a JSON object");
         return;
     }
+    /* op points into the request's headers, which responding frees: keep a copy for the log */
+    char op_name[64];
+    snprintf(op_name, sizeof op_name, "%s", op);
     struct call c = {.k = k, .body = j, .resp = json_object()};
     bool ok = c.resp != NULL ? fn(&c) : internal(&c, sigil_error(SIGIL_ERR_NOMEM));
     if (ok) {
@@ -761,7 +764,7 @@ static void handle(struct sigil_http_req *req, void *ctx)
     } else {
         respond_error(req, c.status, c.type, c.msg);
     }
-    SIGIL_LOG_INFO("request", SIGIL_LOG_STR("op", op), SIGIL_LOG_INT("status", ok ? 200 : c.status),
+    SIGIL_LOG_INFO("request", SIGIL_LOG_STR("op", op_name), SIGIL_LOG_INT("status", ok ? 200 : c.status),
                    SIGIL_LOG_STR("error", ok ? "" : c.type));
     sigil_secure_free(c.pt);
     json_decref(c.resp);

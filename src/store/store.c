@@ -311,7 +311,8 @@ static SIGIL_RESULT migrate(struct sigil_store *s)
     if (sigil_is_ok(ret)) {
         return exec_plain(s, "COMMIT");
     }
-    (void)exec_plain(s, "ROLLBACK");
+    sigil_result rb = exec_plain(s, "ROLLBACK"); /* gcc ignores a (void) cast on warn_unused_result */
+    (void)rb;
     return ret;
 }
 
@@ -394,7 +395,8 @@ SIGIL_RESULT sigil_store_commit(struct sigil_store *s)
     }
     sigil_result r = exec_plain(s, "COMMIT");
     if (!sigil_is_ok(r)) {
-        (void)exec_plain(s, "ROLLBACK");
+        sigil_result rb = exec_plain(s, "ROLLBACK");
+        (void)rb;
     }
     s->in_tx = false;
     return r;
@@ -403,7 +405,8 @@ SIGIL_RESULT sigil_store_commit(struct sigil_store *s)
 void sigil_store_rollback(struct sigil_store *s)
 {
     if (s->in_tx) {
-        (void)exec_plain(s, "ROLLBACK");
+        sigil_result rb = exec_plain(s, "ROLLBACK");
+        (void)rb;
         s->in_tx = false;
     }
 }

@@ -65,6 +65,8 @@ static void test_bound_policy(void **state)
     assert_int_equal(eval(pol, "kms:Encrypt", NULL, why, sizeof why), SIGIL_OK);
     assert_int_equal(eval(pol, "kms:GenerateDataKey", NULL, why, sizeof why), SIGIL_OK);
     assert_int_equal(eval(pol, "kms:ScheduleKeyDeletionX", NULL, why, sizeof why), SIGIL_ERR_FORBIDDEN);
+    free(pol);
+    pol = NULL;
     assert_int_equal(sigil_kmsd_bound_policy(&pol, NULL, NULL).code, SIGIL_ERR_ARG);
     free(pol);
     free(d);
