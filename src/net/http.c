@@ -41,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/vm_sockets.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -166,6 +167,37 @@ sigil_result sigil_net_parse_listen(struct sigil_listen_addr *out, const char *s
     memset(out, 0, sizeof *out);
     if (s == NULL || s[0] == '\0') {
         return sigil_errorf(SIGIL_ERR_CONFIG, "listen address is empty");
+    }
+    if (strncmp(s, "vsock:", 6) == 0) {
+        /* "vsock:PORT" (any CID: the enclave side) or "vsock:CID:PORT" */
+        const char *a = s + 6, *colon = strchr(a, ':');
+        char *end = NULL;
+        unsigned long cid = VMADDR_CID_ANY, port;
+        if (colon != NULL) {
+            errno = 0;
+            cid = strtoul(a, &end, 10);
+            if (errno != 0 || end != colon || cid > UINT32_MAX) {
+                return sigil_errorf(SIGIL_ERR_CONFIG, "listen address: vsock CID must be a number");
+            }
+            a = colon + 1;
+        }
+        errno = 0;
+        port = strtoul(a, &end, 10);
+        if (errno != 0 || end == a || *end != '\0' || port > UINT32_MAX) {
+            return sigil_errorf(SIGIL_ERR_CONFIG, "listen address must be vsock:PORT or vsock:CID:PORT");
+        }
+        struct sockaddr_vm vm;
+        memset(&vm, 0, sizeof vm);
+        vm.svm_family = AF_VSOCK;
+        vm.svm_cid = (unsigned)cid;
+        vm.svm_port = (unsigned)port;
+        memcpy(&out->ss, &vm, sizeof vm);
+        out->sslen = sizeof vm;
+        out->family = AF_VSOCK;
+        out->port = (uint16_t)(port & 0xffff);
+        /* vsock crosses the VM boundary to an untrusted parent: never plain HTTP */
+        out->loopback = false;
+        return sigil_ok();
     }
     if (strncmp(s, "unix:", 5) == 0) {
         const char *path = s + 5;
@@ -849,7 +881,9 @@ static sigil_result bind_listener(struct sigil_http_server *s, const struct sigi
         close(fd);
         return sigil_errorf(SIGIL_ERR_IO, "listen: %s", strerror(e));
     }
-    if (la->family != AF_UNIX) {
+    if (la->family == AF_VSOCK) {
+        s->port = la->port;
+    } else if (la->family != AF_UNIX) {
         s->tcp = true;
         struct sockaddr_storage ss = {0};
         socklen_t sl = sizeof ss;

@@ -111,12 +111,13 @@ void sigil_http_respond_error(struct sigil_http_req *r, int status, const char *
 struct sigil_listen_addr {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    int family; /* AF_INET, AF_INET6 or AF_UNIX */
+    int family; /* AF_INET, AF_INET6, AF_UNIX or AF_VSOCK */
     uint16_t port;
     bool loopback; /* 127.0.0.0/8, ::1, ::ffff:127.x, or a unix socket */
 };
 
-/* Parses "A.B.C.D:PORT", "[IPv6]:PORT", "localhost:PORT" (= 127.0.0.1) or "unix:/abs/path".
+/* Parses "A.B.C.D:PORT", "[IPv6]:PORT", "localhost:PORT" (= 127.0.0.1), "unix:/abs/path", or
+ * "vsock:PORT" / "vsock:CID:PORT" (AF_VSOCK, the Nitro enclave listener; TLS required).
  * Host names other than localhost are refused (the signer must not depend on DNS).
  * Errors: SIGIL_ERR_CONFIG with a detail. */
 SIGIL_RESULT sigil_net_parse_listen(struct sigil_listen_addr *out, const char *s);
