@@ -110,6 +110,9 @@ static int hexval(char c)
  * re-encoded as %25: the same on both sides). */
 static char *pct_decode(const char *s, size_t n, size_t *out_len)
 {
+    if (n >= SIZE_MAX / 2) {
+        return NULL;
+    }
     char *o = malloc(n + 1);
     if (o == NULL) {
         return NULL;
