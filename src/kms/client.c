@@ -29,6 +29,9 @@ struct sigil_kms_client {
     char *region;
     char *ca_file;
     char *resolve;
+    char *ca_pem; /* public */
+    size_t ca_pem_len;
+    char *connect_to;
     long connect_timeout_ms;
     long timeout_ms;
     size_t max_response;
@@ -220,7 +223,7 @@ static sigil_result curl_transport(void *ctx, const struct sigil_kms_http_reques
     CURL *h = c->curl;
     curl_easy_reset(h);
     sigil_result ret = sigil_ok();
-    struct curl_slist *hl = NULL, *res = NULL;
+    struct curl_slist *hl = NULL, *res = NULL, *cto = NULL;
     char line[SIGIL_SIGV4_MAX_FIELD + 128];
     for (size_t i = 0; i < req->nheaders; i++) {
         snprintf(line, sizeof line, "%s: %s", req->headers[i].name, req->headers[i].value);
@@ -244,6 +247,13 @@ static sigil_result curl_transport(void *ctx, const struct sigil_kms_http_reques
         goto out;
     }
     hl = n2;
+    if (c->connect_to != NULL) {
+        cto = curl_slist_append(NULL, c->connect_to);
+        if (cto == NULL) {
+            ret = sigil_error(SIGIL_ERR_NOMEM);
+            goto out;
+        }
+    }
     if (c->resolve != NULL) {
         res = curl_slist_append(NULL, c->resolve);
         if (res == NULL) {
@@ -252,27 +262,31 @@ static sigil_result curl_transport(void *ctx, const struct sigil_kms_http_reques
         }
     }
     char errbuf[CURL_ERROR_SIZE] = {0};
+    struct curl_blob ca_blob = {.data = c->ca_pem, .len = c->ca_pem_len, .flags = CURL_BLOB_NOCOPY};
     struct curl_sink sink = {resp, sigil_ok()};
-    int ok = curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, c->allow_plain_http ? "http,https" : "https") == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_POST, 1L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)req->body) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_write) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_PROXY, "") == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)resp->max) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
-             (c->ca_file == NULL || curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file) == CURLE_OK) &&
-             (res == NULL || curl_easy_setopt(h, CURLOPT_RESOLVE, res) == CURLE_OK);
+    int ok =
+        curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, c->allow_plain_http ? "http,https" : "https") == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_POST, 1L) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)req->body) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_write) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_PROXY, "") == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)resp->max) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
+        (c->ca_pem != NULL ? curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca_blob) == CURLE_OK
+                           : (c->ca_file == NULL || curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file) == CURLE_OK)) &&
+        (cto == NULL || curl_easy_setopt(h, CURLOPT_CONNECT_TO, cto) == CURLE_OK) &&
+        (res == NULL || curl_easy_setopt(h, CURLOPT_RESOLVE, res) == CURLE_OK);
     if (!ok) {
         ret = sigil_errorf(SIGIL_ERR_CONFIG, "kms: libcurl refused an option");
         goto out;
@@ -298,6 +312,7 @@ static sigil_result curl_transport(void *ctx, const struct sigil_kms_http_reques
 out:
     curl_slist_free_all(hl);
     curl_slist_free_all(res);
+    curl_slist_free_all(cto);
     sigil_wipe(line, sizeof line);
     return ret;
 }
@@ -372,6 +387,8 @@ void sigil_kms_client_free(struct sigil_kms_client *c)
     free(c->region);
     free(c->ca_file);
     free(c->resolve);
+    free(c->ca_pem);
+    free(c->connect_to);
     free(c);
 }
 
@@ -429,8 +446,16 @@ sigil_result sigil_kms_client_new(struct sigil_kms_client **out, const struct si
     c->region = strdup(cfg->region);
     c->ca_file = xstrdup(cfg->ca_file);
     c->resolve = xstrdup(cfg->resolve);
+    c->connect_to = xstrdup(cfg->connect_to);
+    if (cfg->ca_pem != NULL && cfg->ca_pem_len > 0) {
+        c->ca_pem = malloc(cfg->ca_pem_len);
+        SIGIL_ENSURE_GOTO(c->ca_pem != NULL, SIGIL_ERR_NOMEM);
+        memcpy(c->ca_pem, cfg->ca_pem, cfg->ca_pem_len);
+        c->ca_pem_len = cfg->ca_pem_len;
+    }
     SIGIL_ENSURE_GOTO(c->region != NULL && (cfg->ca_file == NULL || c->ca_file != NULL) &&
-                          (cfg->resolve == NULL || c->resolve != NULL),
+                          (cfg->resolve == NULL || c->resolve != NULL) &&
+                          (cfg->connect_to == NULL || c->connect_to != NULL),
                       SIGIL_ERR_NOMEM);
     if (cfg->endpoint != NULL) {
         SIGIL_GUARD_GOTO(parse_endpoint(c, cfg->endpoint));

@@ -66,10 +66,15 @@ typedef sigil_result (*sigil_kms_transport_fn)(void *ctx, const struct sigil_kms
                                                struct sigil_kms_http_response *resp);
 
 struct sigil_kms_config {
-    const char *region;               /* required, e.g. "us-east-1" */
-    const char *endpoint;             /* "https://host[:port]"; NULL: https://kms.<region>.amazonaws.com */
-    const char *ca_file;              /* PEM CA bundle; NULL: the system trust store */
-    const char *resolve;              /* optional curl resolve entry "host:port:address" */
+    const char *region;   /* required, e.g. "us-east-1" */
+    const char *endpoint; /* "https://host[:port]"; NULL: https://kms.<region>.amazonaws.com */
+    const char *ca_file;  /* PEM CA bundle; NULL: the system trust store */
+    const char *resolve;  /* optional curl resolve entry "host:port:address" */
+    const char *ca_pem;   /* PEM CA bundle in memory (takes precedence over ca_file) */
+    size_t ca_pem_len;
+    const char *connect_to;           /* optional curl CONNECT_TO entry, e.g. "::127.0.0.1:8443": the
+                                         connection goes there while the URL's host still drives SNI
+                                         and certificate verification (the enclave's forwarder) */
     long connect_timeout_ms;          /* 0: 5000 */
     long timeout_ms;                  /* 0: 20000 */
     size_t max_response;              /* 0: SIGIL_KMS_DEFAULT_MAX_RESPONSE */

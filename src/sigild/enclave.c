@@ -51,13 +51,6 @@ struct data_key {
     uint8_t *key; /* 32 bytes, secure memory */
 };
 
-struct kms_transport {
-    char *ca_pem; /* public */
-    size_t ca_len;
-    uint16_t fwd_port; /* 0: connect directly */
-    CURL *curl;
-};
-
 struct enclave {
     const struct sigil_enclave_opts *opts;
     struct sigil_channel *ch;
@@ -106,82 +99,6 @@ static enum sigil_channel_verdict refuse(struct enclave *e, int64_t id, const ch
 }
 
 static const char *detail(void) { return sigil_error_detail()[0] ? sigil_error_detail() : "no detail"; }
-
-/* ---------------------------------------------------------------- KMS transport (libcurl)
- * Like the KMS client's own, plus what the enclave needs: the CA bundle from INIT in memory, and
- * CONNECT_TO the in-sandbox forwarder while the URL's host still drives SNI and verification. */
-
-static size_t curl_sink(char *p, size_t size, size_t nmemb, void *ud)
-{
-    size_t n = size * nmemb;
-    return sigil_is_ok(sigil_kms_http_response_append(ud, p, n)) ? n : 0;
-}
-
-static sigil_result kms_transport(void *ctx, const struct sigil_kms_http_request *req,
-                                  struct sigil_kms_http_response *resp)
-{
-    struct kms_transport *t = ctx;
-    if (t->curl == NULL && (t->curl = curl_easy_init()) == NULL) {
-        return sigil_errorf(SIGIL_ERR_NOMEM, "kms: curl_easy_init failed");
-    }
-    CURL *h = t->curl;
-    curl_easy_reset(h);
-    sigil_result ret = sigil_ok();
-    struct curl_slist *hl = NULL, *ct = NULL;
-    char line[SIGIL_SIGV4_MAX_FIELD + 128];
-    for (size_t i = 0; i < req->nheaders + 2; i++) {
-        if (i < req->nheaders) {
-            snprintf(line, sizeof line, "%s: %s", req->headers[i].name, req->headers[i].value);
-        } else {
-            snprintf(line, sizeof line, "%s", i == req->nheaders ? "Expect:" : "Accept:");
-        }
-        struct curl_slist *n = curl_slist_append(hl, line);
-        SIGIL_ENSURE_GOTO(n != NULL, SIGIL_ERR_NOMEM);
-        hl = n;
-    }
-    if (t->fwd_port != 0) {
-        snprintf(line, sizeof line, "::127.0.0.1:%u", (unsigned)t->fwd_port);
-        ct = curl_slist_append(NULL, line);
-        SIGIL_ENSURE_GOTO(ct != NULL, SIGIL_ERR_NOMEM);
-    }
-    struct curl_blob ca = {.data = t->ca_pem, .len = t->ca_len, .flags = CURL_BLOB_NOCOPY};
-    char errbuf[CURL_ERROR_SIZE] = {0};
-    int ok = curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_POST, 1L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)req->body) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_sink) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_WRITEDATA, resp) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_PROXY, "") == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)resp->max) == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
-             (t->ca_pem == NULL || curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca) == CURLE_OK) &&
-             (ct == NULL || curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct) == CURLE_OK);
-    SIGIL_ENSURE_GOTO(ok, SIGIL_ERR_CONFIG);
-    CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-        bool tls = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
-                   rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM;
-        ret = sigil_errorf(tls ? SIGIL_ERR_TLS : SIGIL_ERR_IO, "kms: request failed: %s",
-                           errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        goto out;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-out:
-    curl_slist_free_all(hl);
-    curl_slist_free_all(ct);
-    sigil_wipe(line, sizeof line); /* held the Authorization header and session token */
-    return ret;
-}
 
 /* ---------------------------------------------------------------- INIT */
 
@@ -298,16 +215,16 @@ static enum sigil_channel_verdict init_tls(struct enclave *e, int64_t id, const 
 static enum sigil_channel_verdict init_kms(struct enclave *e, int64_t id, const json_t *kms, const json_t *dks,
                                            const uint8_t *doc, size_t doc_len, uint16_t fwd_port)
 {
-    struct kms_transport tp = {.fwd_port = fwd_port};
     const char *ca = jstr(kms, "ca_pem"), *secret = jstr(kms, "secret_access_key");
-    if (ca != NULL) {
-        tp.ca_pem = (char *)ca;
-        tp.ca_len = strlen(ca);
-    }
+    /* Through the in-sandbox forwarder when one is set: the connection goes to its loopback port
+     * while the endpoint's host name still drives SNI and certificate verification. */
+    char connect_to[64];
+    snprintf(connect_to, sizeof connect_to, "::127.0.0.1:%u", (unsigned)fwd_port);
     struct sigil_kms_config kc = {.region = jstr(kms, "region"),
                                   .endpoint = jstr(kms, "endpoint"),
-                                  .transport = kms_transport,
-                                  .transport_ctx = &tp};
+                                  .ca_pem = ca,
+                                  .ca_pem_len = ca != NULL ? strlen(ca) : 0,
+                                  .connect_to = fwd_port != 0 ? connect_to : NULL};
     struct sigil_kms_credentials cr = {.access_key_id = jstr(kms, "access_key_id"),
                                        .secret_access_key = secret,
                                        .secret_len = secret != NULL ? strlen(secret) : 0,
@@ -356,9 +273,6 @@ static enum sigil_channel_verdict init_kms(struct enclave *e, int64_t id, const 
     }
 out:
     sigil_kms_client_free(c);
-    if (tp.curl != NULL) {
-        curl_easy_cleanup(tp.curl);
-    }
     return v;
 }
 
