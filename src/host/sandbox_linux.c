@@ -319,8 +319,11 @@ static SIGIL_RESULT add_bind(struct plan *pl, const char *src, bool ro)
     }
     struct bind *b = &pl->b[pl->nb++];
     memset(b, 0, sizeof *b);
-    (void)snprintf(b->src, sizeof b->src, "%s", src);
-    (void)snprintf(b->dst, sizeof b->dst, "%s%s", pl->root, src);
+    /* lengths were checked above; memmove because src may itself live in the plan */
+    size_t sl = strlen(src), rl = strlen(pl->root);
+    memmove(b->src, src, sl + 1);
+    memmove(b->dst, pl->root, rl);
+    memmove(b->dst + rl, b->src, sl + 1);
     b->ro = ro;
     if (S_ISLNK(st.st_mode)) {
         ssize_t l = readlink(src, b->link, sizeof b->link - 1);

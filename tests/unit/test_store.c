@@ -18,7 +18,8 @@ static void fresh_url(void)
     if (tsu_pg_required() || pg != NULL) {
         assert_non_null(pg);
         assert_int_equal(tsu_pg_reset(pg), 1);
-        (void)snprintf(g_url, sizeof g_url, "%s", pg);
+        int n = snprintf(g_url, sizeof g_url, "%s", pg);
+        assert_true(n > 0 && (size_t)n < sizeof g_url);
         return;
     }
     char dir[] = "/tmp/sigil-store-XXXXXX";
