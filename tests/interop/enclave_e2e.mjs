@@ -272,6 +272,23 @@ try {
   check(r.status === 200 && verifies(attRoot, keys[1].pk, r.json?.signature), 'ATTESTATION signed; blst verifies', r.text);
   r = await sign(keys[1].pk, { type: 'ATTESTATION', fork_info: forkInfo, attestation: { ...att, beacon_block_root: `0x${'44'.repeat(32)}` } });
   check(r.status === 412 && r.json, 'conflicting ATTESTATION → 412 through the proxy', `${r.status} ${r.text}`);
+  // in-enclave key generation through sigil-host's API: keys are created inside sigild, only their
+  // KMS-envelope ciphertext reaches the host (stored), and the deposit data comes back
+  const ddOut = T('keygen-deposit.json');
+  const kg = spawnSync(SIGIL, ['keys', 'generate', '--in-enclave', '--count', '2', '--network', 'hoodi',
+    '--withdrawal-address', '0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf', '--host', `http://127.0.0.1:${main.statusPort}`,
+    '--out', ddOut], { encoding: 'utf8' });
+  let dd = [];
+  try { dd = JSON.parse(fs.readFileSync(ddOut, 'utf8')); } catch { dd = []; }
+  const ddPk = (d) => `0x${String(d.pubkey).replace(/^0x/, '')}`;
+  check(kg.status === 0 && dd.length === 2 && dd.every((d) => /^(0x)?[0-9a-f]{96}$/.test(d.pubkey) && d.network_name === 'hoodi'),
+    'sigil keys generate --in-enclave returns deposit data for 2 new keys', `${kg.status} ${kg.stderr}${kg.stdout}`);
+  r = await request(PORT, 'GET', '/api/v1/eth2/publicKeys');
+  check(dd.length === 2 && dd.every((d) => r.json?.includes(ddPk(d))), 'the keys generated in the enclave are live in sigild', r.text);
+  if (dd.length > 0) {
+    r = await sign(ddPk(dd[0]), randao(6));
+    check(r.status === 200 && verifies(randaoRoot(6), ddPk(dd[0]), r.json?.signature), 'an enclave-generated key signs; blst verifies', r.text);
+  }
   const noCert = new https.Agent({ ca: fs.readFileSync(T('tls', 'server-cert.pem')) });
   r = await request(PORT, 'GET', '/upcheck', undefined, { agent: noCert }).catch((e) => ({ error: e }));
   check(r.error || r.status >= 400, 'a client without the client certificate is refused (TLS ends in sigild)', r.status);
