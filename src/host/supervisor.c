@@ -15,6 +15,9 @@
 #include "common/log.h"
 #include "common/secmem.h"
 #include "host/supervisor.h"
+
+/* sigild's in-sandbox forwarder port for PostgreSQL (docs/enclave.md) */
+#define SIGIL_ENCLAVE_PG_PORT 5432u
 #include "store/creds.h"
 #include "store/store.h"
 
@@ -324,9 +327,28 @@ static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *s
         (void)snprintf(listen, sizeof listen, "vsock:%u", SIGIL_NITRO_HTTP_PORT);
     }
     json_object_set_new(svc, "network", json_string(c->network));
-    json_object_set_new(svc, "slashing_db_url", json_string(dbu));
     json_object_set_new(svc, "http_listen", json_string(listen));
-    json_object_set_new(svc, "pg_forward", json_null());
+    if (strncmp(dbu, "postgres", 8) == 0) {
+        /* sigild reaches PostgreSQL through its in-sandbox forwarder on 127.0.0.1:5432, relayed by
+         * the host's allow-listed outbound proxy. The URL keeps the server's host name (TLS with
+         * sslmode=verify-full is checked inside sigild against it); only the address libpq dials is
+         * overridden, by query parameters, which take precedence over the URI's host and port. */
+        char pvia[300];
+        if (strcmp(s->ops->name, "local") == 0) {
+            (void)snprintf(pvia, sizeof pvia, "unix:%s/outbound-pg.sock", c->launch.run_dir);
+        } else {
+            (void)snprintf(pvia, sizeof pvia, "vsock:3:%u", SIGIL_NITRO_OUT_PORT + 1);
+        }
+        size_t ul = strlen(dbu);
+        int n = snprintf(dbu + ul, sizeof dbu - ul, "%shostaddr=127.0.0.1&port=%u", strchr(dbu, '?') ? "&" : "?",
+                         SIGIL_ENCLAVE_PG_PORT);
+        SIGIL_ENSURE_GOTO(n > 0 && (size_t)n < sizeof dbu - ul, SIGIL_ERR_CONFIG);
+        json_object_set_new(svc, "pg_forward",
+                            json_pack("{s:I,s:s}", "port", (json_int_t)SIGIL_ENCLAVE_PG_PORT, "via", pvia));
+    } else {
+        json_object_set_new(svc, "pg_forward", json_null());
+    }
+    json_object_set_new(svc, "slashing_db_url", json_string(dbu));
     json_object_set_new(svc, "keymanager", json_false());
     uint64_t expected = 0;
     SIGIL_GUARD_GOTO(sigil_store_count_vkeys(st, true, &expected));

@@ -208,14 +208,14 @@ function httpGet(port, p) {
   });
 }
 
-async function startHost(name, store, attDir, kmsPort) {
+async function startHost(name, store, attDir, kmsPort, extra = []) {
   const port = await freePort();
   const statusPort = await freePort();
   const child = start(name, path.join(BIN, 'sigil-host'), ['--store', store, '--launcher', 'local', '--sigild', path.join(BIN, 'sigild'),
     '--kms', `https://127.0.0.1:${kmsPort}`, '--kms-ca', T('kms', 'tls-cert.pem'), '--kms-credentials', T('kms', 'credentials'),
     '--sim-attestation-dir', attDir, '--client-ca', T('tls', 'client-ca.pem'),
     '--listen', `127.0.0.1:${port}`, '--status-listen', `127.0.0.1:${statusPort}`,
-    '--run-dir', T(`${name}-run`), '--data-dir', T(`${name}-data`), '--network', 'hoodi']);
+    '--run-dir', T(`${name}-run`), '--data-dir', T(`${name}-data`), '--network', 'hoodi', ...extra]);
   hosts[name] = { child, port, statusPort };
   return hosts[name];
 }
@@ -462,6 +462,36 @@ try {
     check(self.hits > 0, 'memory scanner finds the secrets in the test process itself (control)', self);
   } else {
     console.log('memory scan skipped: not root');
+  }
+
+  // ---- 6. slashing protection on PostgreSQL, reached only through sigild's in-sandbox forwarder
+  // and the host's allow-listed outbound proxy (sigild's network namespace has nothing but lo) ----
+  const pgScripts = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'pg');
+  // outside the test's 0700 temp dir: the server runs as the postgres user
+  const pgDir = path.join(os.tmpdir(), `sigil-enclave-pg-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  const pgStart = spawnSync(path.join(pgScripts, 'pg_start.sh'), [pgDir], { encoding: 'utf8' });
+  if (pgStart.status === 0) {
+    const pgUrl = fs.readFileSync(path.join(pgDir, 'url'), 'utf8').trim();
+    const mainPort = PORT;
+    try {
+      const pgh = await startHost('pghost', STORE, T('attestation'), kmsPort, ['--slashing-db', pgUrl]);
+      const pgReady = await waitFor(60000, () => status(pgh.statusPort).json?.state === 'READY');
+      check(pgReady, 'sigild with its slashing DB on PostgreSQL (through the forwarder) becomes READY', status(pgh.statusPort).text);
+      PORT = pgh.port;
+      const att2 = { ...att, source: { ...att.source, epoch: '199' }, target: { ...att.target, epoch: '200' } };
+      r = await sign(keys[2].pk, { type: 'ATTESTATION', fork_info: forkInfo, attestation: att2 });
+      check(r.status === 200, 'attestation signed with slashing protection on PostgreSQL', `${r.status} ${r.text}`);
+      r = await sign(keys[2].pk, { type: 'ATTESTATION', fork_info: forkInfo, attestation: { ...att2, beacon_block_root: `0x${'55'.repeat(32)}` } });
+      check(r.status === 412, 'conflicting attestation refused by the PostgreSQL store (412)', `${r.status} ${r.text}`);
+      const exp = spawnSync(SIGIL, ['slashing', 'export', '--db', pgUrl], { encoding: 'utf8' });
+      check(exp.status === 0 && /"target_epoch":\s*"200"/.test(exp.stdout), 'the record is in PostgreSQL (sigil slashing export)', exp.stderr);
+      await stop(pgh.child);
+    } finally {
+      PORT = mainPort;
+      spawnSync(path.join(pgScripts, 'pg_stop.sh'), [pgDir]);
+    }
+  } else {
+    console.log(`PostgreSQL section skipped: ${pgStart.stdout.trim()} ${pgStart.stderr.trim()}`);
   }
 
   // clean shutdown
