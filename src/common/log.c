@@ -13,6 +13,16 @@ static enum sigil_log_level min_level = SIGIL_LOG_INFO;
 static int log_fd = 2;
 static const char *component = "sigil";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*log_sink)(const char *line, size_t len, void *ctx);
+static void *log_sink_ctx;
+
+void sigil_log_set_sink(void (*sink)(const char *line, size_t len, void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&log_lock);
+    log_sink = sink;
+    log_sink_ctx = ctx;
+    pthread_mutex_unlock(&log_lock);
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -97,10 +107,14 @@ void sigil_log_fields(enum sigil_log_level level, const char *msg, const struct 
     }
     size_t len = strlen(line);
     pthread_mutex_lock(&log_lock);
-    ssize_t w1 = write(log_fd, line, len);
-    ssize_t w2 = write(log_fd, "\n", 1);
+    if (log_sink != NULL) {
+        log_sink(line, len, log_sink_ctx);
+    } else {
+        ssize_t w1 = write(log_fd, line, len);
+        ssize_t w2 = write(log_fd, "\n", 1);
+        (void)w1;
+        (void)w2;
+    }
     pthread_mutex_unlock(&log_lock);
-    (void)w1;
-    (void)w2;
     free(line);
 }

@@ -7,6 +7,7 @@
 #ifndef SIGIL_COMMON_LOG_H
 #define SIGIL_COMMON_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum sigil_log_level { SIGIL_LOG_DEBUG, SIGIL_LOG_INFO, SIGIL_LOG_WARN, SIGIL_LOG_ERROR };
@@ -36,6 +37,11 @@ void sigil_log_init(enum sigil_log_level min_level, int fd);
 /* Writes {"ts":...,"level":...,"component":...,"msg":msg, fields...}. nfields fields follow. */
 void sigil_log_fields(enum sigil_log_level level, const char *msg, const struct sigil_log_field *fields,
                       unsigned nfields);
+
+/* Routes every log line (one JSON object, no newline) to sink instead of the fd; NULL restores the
+ * fd. The sink runs under the logger's lock and must not block or log: sigild in the enclave uses
+ * it to queue lines for LOG frames on the control channel. */
+void sigil_log_set_sink(void (*sink)(const char *line, size_t len, void *ctx), void *ctx);
 
 /* Sets the "component" value (binary name) written on every line. */
 void sigil_log_set_component(const char *component);

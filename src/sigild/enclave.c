@@ -36,6 +36,7 @@
 #include "net/http.h"
 #include "net/tls.h"
 #include "sigild/forwarder.h"
+#include "sigild/logrelay.h"
 #include "sigild/service.h"
 #include "slashing/slashing.h"
 
@@ -705,6 +706,10 @@ int sigil_enclave_main(const struct sigil_enclave_opts *opts)
         (void)close(fd);
         return 1;
     }
+    /* From here on, log lines travel to sigil-host as LOG frames (no readable stderr in here). */
+    if (!sigil_is_ok(sigil_logrelay_start(e.ch))) {
+        SIGIL_LOG_WARN("log relay unavailable; logging to stderr", SIGIL_LOG_NONE);
+    }
     SIGIL_LOG_INFO("control channel open", SIGIL_LOG_STR("address", opts->control));
     int code = 3;
     while (sigil_channel_state(e.ch) != SIGIL_CH_CLOSED) {
@@ -727,6 +732,7 @@ int sigil_enclave_main(const struct sigil_enclave_opts *opts)
         e.ks = NULL;
     }
     init_reset(&e);
+    sigil_logrelay_stop();
     sigil_channel_free(e.ch);
     curl_global_cleanup();
     SIGIL_LOG_INFO("stopped", SIGIL_LOG_INT("exit", code));
