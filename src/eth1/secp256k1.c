@@ -98,11 +98,16 @@ sigil_result sigil_secp256k1_pubkey(uint8_t out[SIGIL_SECP256K1_PUB_LEN], const 
     const secp256k1_context *ctx = ctx_get();
     secp256k1_pubkey pk;
     size_t n = SIGIL_SECP256K1_PUB_LEN;
-    if (ctx == NULL || !secp256k1_ec_pubkey_create(ctx, &pk, sk->k) ||
-        !secp256k1_ec_pubkey_serialize(ctx, out, &n, &pk, SECP256K1_EC_UNCOMPRESSED)) {
+    int ok = ctx != NULL && secp256k1_ec_pubkey_create(ctx, &pk, sk->k);
+    /* Declassify (as libsecp256k1's own ctime test does): the public key, and whether the key
+     * was valid, are public; serialising may branch on them. */
+    sigil_declassify(&ok, sizeof ok);
+    if (ok) {
+        sigil_declassify(&pk, sizeof pk);
+    }
+    if (!ok || !secp256k1_ec_pubkey_serialize(ctx, out, &n, &pk, SECP256K1_EC_UNCOMPRESSED)) {
         return sigil_errorf(SIGIL_ERR_CRYPTO, "secp256k1 public key derivation failed");
     }
-    sigil_declassify(out, SIGIL_SECP256K1_PUB_LEN);
     return sigil_ok();
 }
 
@@ -129,8 +134,14 @@ sigil_result sigil_secp256k1_sign(struct sigil_secp256k1_sig *out, const sigil_s
     uint8_t compact[64];
     int recid = 0;
     /* NULL nonce function = RFC 6979 with HMAC-SHA256; the library always emits low-s. */
-    if (ctx == NULL || !secp256k1_ecdsa_sign_recoverable(ctx, &sig, digest, sk->k, NULL, NULL) ||
-        !secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, compact, &recid, &sig)) {
+    int ok = ctx != NULL && secp256k1_ecdsa_sign_recoverable(ctx, &sig, digest, sk->k, NULL, NULL);
+    /* Declassify: the signature and the success bit are public (libsecp256k1's ctime test does
+     * the same); serialising branches on them. */
+    sigil_declassify(&ok, sizeof ok);
+    if (ok) {
+        sigil_declassify(&sig, sizeof sig);
+    }
+    if (!ok || !secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, compact, &recid, &sig)) {
         return sigil_errorf(SIGIL_ERR_CRYPTO, "secp256k1 signing failed");
     }
     /* A signature is public output. */
