@@ -67,8 +67,12 @@ static sigil_result make_credentials(const char *path, int print_fd)
     SIGIL_ENSURE_GOTO(n > 0 && n < TEXT_CAP, SIGIL_ERR_INTERNAL);
     SIGIL_GUARD_GOTO(sigil_write_file(path, text, (size_t)n, 0600, 1));
     if (print_fd >= 0) {
-        /* printed once, at creation, for the operator to copy; never logged afterwards */
-        dprintf(print_fd, "sigil-kms: created credentials %s (shown once):\n%s", path, text);
+        /* Announced once, at creation. The secret itself stays in the 0600 file: stdout is often
+         * captured into a log (make run does exactly that), and a log must never hold a secret. */
+        dprintf(print_fd,
+                "sigil-kms: created credentials %s (mode 0600, shown once):\n[default]\naws_access_key_id = %s\n"
+                "aws_secret_access_key = (stored in that file only, never printed)\n",
+                path, akid);
     }
 out:
     sigil_secure_free(secret);

@@ -46,6 +46,7 @@ check "secret not logged" '! grep -q "$(awk -F" = " "/secret/{print \$2}" "$D/cr
 
 AK=$(awk -F' = ' '/aws_access_key_id/{print $2}' "$D/credentials")
 SK=$(awk -F' = ' '/aws_secret_access_key/{print $2}' "$D/credentials")
+check "secret access key never printed" '! grep -qF -- "$SK" "$TMP/out"'
 URL=https://127.0.0.1:$PORT/
 # kms OP BODY [SECRET] -> prints "STATUS BODY"
 kms() {
