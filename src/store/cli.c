@@ -161,6 +161,44 @@ static int new_data_key(struct kms_ctx *k, struct sigil_store *s, const char *ke
     return RC_OK;
 }
 
+/* Both `keys import` and `tls new` seal secrets the same way: open the artifact store, open KMS,
+ * start one store transaction, and get one fresh data key (plaintext in secure memory, its KMS
+ * ciphertext recorded in the store). On failure the caller's cleanup (sealing_end) undoes what
+ * was done; *kms_ok and *tx say how far it got. */
+static int sealing_begin(struct sigil_store **s, struct kms_ctx *k, bool *kms_ok, bool *tx, uint8_t **dk,
+                         char dk_id[32], const char *store_url, const char *kms, const char *ca, const char *creds,
+                         const char *region, const char *key_id)
+{
+    sigil_result r = sigil_store_open(s, store_url);
+    if (!sigil_is_ok(r)) {
+        return fail_r("open the store", r);
+    }
+    int rc = kms_open(k, kms, ca, creds, region);
+    if (rc != RC_OK) {
+        return rc;
+    }
+    *kms_ok = true;
+    r = sigil_store_begin(*s);
+    if (!sigil_is_ok(r)) {
+        return fail_r("store", r);
+    }
+    *tx = true;
+    return new_data_key(k, *s, key_id, dk, dk_id);
+}
+
+/* Rolls back an unfinished transaction (tx), closes KMS (kms_ok) and the store; wipes dk if given. */
+static void sealing_end(struct sigil_store *s, struct kms_ctx *k, bool kms_ok, bool tx, uint8_t *dk)
+{
+    if (tx) {
+        sigil_store_rollback(s);
+    }
+    sigil_secure_free(dk);
+    if (kms_ok) {
+        kms_close(k);
+    }
+    sigil_store_close(s);
+}
+
 /* ---------------- keys import ---------------- */
 
 struct import_item {
@@ -322,23 +360,9 @@ static int cmd_import(int argc, char **argv)
     for (size_t i = 0; i < nf; i++) {
         items[i].path = files[i];
     }
-    sigil_result r = sigil_store_open(&s, store_url);
-    if (!sigil_is_ok(r)) {
-        rc = fail_r("open the store", r);
-        goto out;
-    }
-    if ((rc = kms_open(&k, kms, ca, creds, region)) != RC_OK) {
-        goto out;
-    }
-    kms_ok = true;
-    r = sigil_store_begin(s);
-    if (!sigil_is_ok(r)) {
-        rc = fail_r("store", r);
-        goto out;
-    }
-    tx = true;
     char dk_id[32];
-    if ((rc = new_data_key(&k, s, key_id, &dk, dk_id)) != RC_OK) {
+    sigil_result r;
+    if ((rc = sealing_begin(&s, &k, &kms_ok, &tx, &dk, dk_id, store_url, kms, ca, creds, region, key_id)) != RC_OK) {
         goto out;
     }
     rc = RC_BAD;
@@ -409,19 +433,12 @@ static int cmd_import(int argc, char **argv)
                  added == 1 ? "" : "s", dup, dk_id, key_id);
     rc = RC_OK;
 out:
-    if (tx) {
-        sigil_store_rollback(s);
-    }
     if (items != NULL) {
         sigil_wipe(items, nf * sizeof *items); /* ciphertexts only, but no reason to keep them */
     }
     free(items);
     free(files);
-    sigil_secure_free(dk);
-    if (kms_ok) {
-        kms_close(&k);
-    }
-    sigil_store_close(s);
+    sealing_end(s, &k, kms_ok, tx, dk);
     return rc;
 }
 
@@ -615,23 +632,9 @@ static int cmd_tls_new(int argc, char **argv)
         rc = fail("cannot create the TLS key and certificate");
         goto out;
     }
-    sigil_result r = sigil_store_open(&s, store_url);
-    if (!sigil_is_ok(r)) {
-        rc = fail_r("open the store", r);
-        goto out;
-    }
-    if ((rc = kms_open(&k, kms, ca, creds, region)) != RC_OK) {
-        goto out;
-    }
-    kms_ok = true;
-    r = sigil_store_begin(s);
-    if (!sigil_is_ok(r)) {
-        rc = fail_r("store", r);
-        goto out;
-    }
-    tx = true;
     char dk_id[32];
-    if ((rc = new_data_key(&k, s, key_id, &dk, dk_id)) != RC_OK) {
+    sigil_result r;
+    if ((rc = sealing_begin(&s, &k, &kms_ok, &tx, &dk, dk_id, store_url, kms, ca, creds, region, key_id)) != RC_OK) {
         goto out;
     }
     rc = RC_BAD;
@@ -673,19 +676,12 @@ static int cmd_tls_new(int argc, char **argv)
     }
     rc = RC_OK;
 out:
-    if (tx) {
-        sigil_store_rollback(s);
-    }
     EVP_PKEY_free(key);
     X509_free(cert);
     free(pem);
     free(ct);
     sigil_secure_free(kpem);
-    sigil_secure_free(dk);
-    if (kms_ok) {
-        kms_close(&k);
-    }
-    sigil_store_close(s);
+    sealing_end(s, &k, kms_ok, tx, dk);
     return rc;
 }
 
