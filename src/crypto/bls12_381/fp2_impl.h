@@ -162,47 +162,7 @@ FIELD_MAYBE_UNUSED static limb_t fp2_sgn0(const fp2 *a)
  * Handbook of Applied Cryptography, algorithm 14.85): about 64 multiplications for a 381-bit
  * exponent where 4-bit fixed windows take about 110. Branches and table indices depend only
  * on e, never on a, so this is constant-time in a. */
-static void fp2_pow_pub(fp2 *r, const fp2 *a, const limb_t *e, size_t n)
-{
-    fp2 tab[16], a2, acc = FP2_ONE;
-    tab[0] = *a;
-    fp2_sqr(&a2, a);
-    for (int i = 1; i < 16; i++) {
-        fp2_mul(&tab[i], &tab[i - 1], &a2);
-    }
-#define POW_BIT(k) ((unsigned)(e[(k) / 64] >> ((k) % 64)) & 1)
-    int started = 0;
-    for (long k = (long)(64 * n) - 1; k >= 0;) {
-        if (!POW_BIT(k)) {
-            if (started) {
-                fp2_sqr(&acc, &acc);
-            }
-            k--;
-            continue;
-        }
-        /* The longest window e[k..j] of at most 5 bits that ends in a 1 bit. */
-        long j = k - 4 < 0 ? 0 : k - 4;
-        while (!POW_BIT(j)) {
-            j++;
-        }
-        unsigned w = 0;
-        for (long i = k; i >= j; i--) {
-            w = (w << 1) | POW_BIT(i);
-            if (started) {
-                fp2_sqr(&acc, &acc);
-            }
-        }
-        if (started) {
-            fp2_mul(&acc, &acc, &tab[w >> 1]);
-        } else {
-            acc = tab[w >> 1];
-            started = 1;
-        }
-        k = j - 1;
-    }
-#undef POW_BIT
-    *r = acc;
-}
+DEFINE_POW_PUB(fp2_pow_pub, fp2, FP2_ONE, fp2_sqr, fp2_mul)
 
 /* Square root for p = 3 mod 4: Algorithm 9 of Adj and Rodriguez-Henriquez, "Square root
  * computation over even extension fields" (eprint 2012/685). Both branches of the algorithm

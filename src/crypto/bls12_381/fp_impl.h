@@ -426,47 +426,50 @@ static inline void fp_sqr(fp *r, const fp *a) { fp_mul(r, a, a); }
  * Handbook of Applied Cryptography, algorithm 14.85): about 64 multiplications for a 381-bit
  * exponent where 4-bit fixed windows take about 110. Branches and table indices depend only
  * on e, never on a, so this is constant-time in a. */
-static void fp_pow_pub(fp *r, const fp *a, const limb_t *e, size_t n)
-{
-    fp tab[16], a2, acc = FP_ONE;
-    tab[0] = *a;
-    fp_sqr(&a2, a);
-    for (int i = 1; i < 16; i++) {
-        fp_mul(&tab[i], &tab[i - 1], &a2);
+/* One definition for Fp and Fp2 (fp2_impl.h instantiates it for fp2): the window schedule
+ * depends only on e, the field operations are the parameters. */
+#define DEFINE_POW_PUB(NAME, T, ONE, SQR, MUL)                                                                         \
+    static void NAME(T *r, const T *a, const limb_t *e, size_t n)                                                      \
+    {                                                                                                                  \
+        T tab[16], a2, acc = ONE;                                                                                      \
+        tab[0] = *a;                                                                                                   \
+        SQR(&a2, a);                                                                                                   \
+        for (int i = 1; i < 16; i++) {                                                                                 \
+            MUL(&tab[i], &tab[i - 1], &a2);                                                                            \
+        }                                                                                                              \
+        int started = 0;                                                                                               \
+        for (long k = (long)(64 * n) - 1; k >= 0;) {                                                                   \
+            if (!POW_PUB_BIT(e, k)) {                                                                                  \
+                if (started) {                                                                                         \
+                    SQR(&acc, &acc);                                                                                   \
+                }                                                                                                      \
+                k--;                                                                                                   \
+                continue;                                                                                              \
+            }                                                                                                          \
+            /* The longest window e[k..j] of at most 5 bits that ends in a 1 bit. */                                   \
+            long j = k - 4 < 0 ? 0 : k - 4;                                                                            \
+            while (!POW_PUB_BIT(e, j)) {                                                                               \
+                j++;                                                                                                   \
+            }                                                                                                          \
+            unsigned w = 0;                                                                                            \
+            for (long i = k; i >= j; i--) {                                                                            \
+                w = (w << 1) | POW_PUB_BIT(e, i);                                                                      \
+                if (started) {                                                                                         \
+                    SQR(&acc, &acc);                                                                                   \
+                }                                                                                                      \
+            }                                                                                                          \
+            if (started) {                                                                                             \
+                MUL(&acc, &acc, &tab[w >> 1]);                                                                         \
+            } else {                                                                                                   \
+                acc = tab[w >> 1];                                                                                     \
+                started = 1;                                                                                           \
+            }                                                                                                          \
+            k = j - 1;                                                                                                 \
+        }                                                                                                              \
+        *r = acc;                                                                                                      \
     }
-#define POW_BIT(k) ((unsigned)(e[(k) / 64] >> ((k) % 64)) & 1)
-    int started = 0;
-    for (long k = (long)(64 * n) - 1; k >= 0;) {
-        if (!POW_BIT(k)) {
-            if (started) {
-                fp_sqr(&acc, &acc);
-            }
-            k--;
-            continue;
-        }
-        /* The longest window e[k..j] of at most 5 bits that ends in a 1 bit. */
-        long j = k - 4 < 0 ? 0 : k - 4;
-        while (!POW_BIT(j)) {
-            j++;
-        }
-        unsigned w = 0;
-        for (long i = k; i >= j; i--) {
-            w = (w << 1) | POW_BIT(i);
-            if (started) {
-                fp_sqr(&acc, &acc);
-            }
-        }
-        if (started) {
-            fp_mul(&acc, &acc, &tab[w >> 1]);
-        } else {
-            acc = tab[w >> 1];
-            started = 1;
-        }
-        k = j - 1;
-    }
-#undef POW_BIT
-    *r = acc;
-}
+#define POW_PUB_BIT(e, k) ((unsigned)((e)[(k) / 64] >> ((k) % 64)) & 1)
+DEFINE_POW_PUB(fp_pow_pub, fp, FP_ONE, fp_sqr, fp_mul)
 
 static void fp_inv(fp *r, const fp *a) { fp_pow_pub(r, a, FP_EXP_P_MINUS_2, NLIMBS); }
 
