@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stops the cluster started by pg_start.sh DIR and removes DIR.
+# Stops the cluster started by pg_start.sh DIR and removes it and DIR.
 set -u
 dir=${1:?usage: pg_stop.sh DIR}
 bindir=${PG_BINDIR:-}
@@ -8,12 +8,19 @@ if [ -z "$bindir" ]; then
         [ -x "$d/pg_ctl" ] && bindir=$d
     done
 fi
-if [ -n "$bindir" ] && [ -d "$dir/data" ]; then
+cluster=$(cat "$dir/cluster" 2>/dev/null || true)
+case "$cluster" in
+/tmp/sigil-pg.*) ;;   # only ever remove what pg_start.sh created
+*) cluster= ;;
+esac
+if [ -n "$bindir" ] && [ -n "$cluster" ] && [ -d "$cluster/data" ]; then
+    cd /
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+        runuser -u postgres -- "$bindir/pg_ctl" -D "$cluster/data" -m fast -w stop >/dev/null 2>&1 || true
     else
-        "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+        "$bindir/pg_ctl" -D "$cluster/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
 fi
+[ -n "$cluster" ] && rm -rf "$cluster"
 rm -rf "$dir"
 exit 0
