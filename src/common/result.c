@@ -43,6 +43,7 @@ static const char *const messages[SIGIL_ERR__COUNT] = {
     [SIGIL_ERR_TLS] = "TLS failure",
     [SIGIL_ERR_CONFIG] = "invalid configuration",
     [SIGIL_ERR_CONFLICT] = "conflicts with existing state",
+    [SIGIL_ERR_POLICY] = "refused by the wallet policy",
 };
 
 const char *sigil_strerror(enum sigil_err code)

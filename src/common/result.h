@@ -49,6 +49,7 @@ enum sigil_err {
     SIGIL_ERR_TLS,                   /* TLS setup or handshake failure */
     SIGIL_ERR_CONFIG,                /* invalid configuration */
     SIGIL_ERR_CONFLICT,              /* already exists / conflicting state */
+    SIGIL_ERR_POLICY,                /* refused by the wallet policy engine (detail names the rule) */
     SIGIL_ERR__COUNT
 };
 

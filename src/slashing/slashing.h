@@ -102,4 +102,28 @@ void sigil_slashing_stats(struct sigil_slashing_db *db, struct sigil_slashing_st
  * (one sentence on stderr). */
 int sigil_slashing_cli(int argc, char **argv);
 
+/* ---- Wallet spend ledger (policy engine's rolling windows), in the same database ----
+ *
+ * sigil_slashing_spend_reserve() checks that, for every window, the sum of amounts this account
+ * spent in (now_s - window_s, now_s] plus amount stays <= the window's max, and if so records
+ * (account, digest, amount, now_s) — all in one transaction, durable (fsync'd SQLite commit /
+ * PostgreSQL commit) before it returns SIGIL_OK. Concurrent reservations for one account, from
+ * any number of threads or processes sharing a PostgreSQL database, are serialised by a
+ * per-account advisory lock, so together they can never exceed a window. A digest already
+ * recorded for this account is not charged again (re-signing the identical transaction is free;
+ * its first reservation stands).
+ * Refusal: SIGIL_ERR_POLICY with *refused_rule set to the window's rule and the detail saying
+ * how much is left. DB failure: SIGIL_ERR_DB (the caller must not sign). windows may be empty
+ * (n = 0: only the record is written). Amounts are 256-bit big-endian (sigil_u256). */
+struct sigil_spend_window;
+SIGIL_RESULT sigil_slashing_spend_reserve(struct sigil_slashing_db *db, const uint8_t account[20],
+                                          const uint8_t digest[32], const uint8_t amount_be[32], uint64_t now_s,
+                                          const struct sigil_spend_window *windows, size_t n,
+                                          const char **refused_rule);
+
+/* Total recorded for account in (now_s - window_s, now_s] (for status and tests). */
+SIGIL_RESULT sigil_slashing_spent(struct sigil_slashing_db *db, const uint8_t account[20], uint64_t window_s,
+                                  uint64_t now_s, uint8_t total_be[32]);
+
+
 #endif
