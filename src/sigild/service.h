@@ -30,10 +30,19 @@ struct sigil_service_config {
     /* Enclave boot path: a ready server TLS context (certificate and key from memory), used instead
      * of `tls` when set. The service takes its own reference; the caller keeps and frees its own. */
     SSL_CTX *tls_ctx;
+    /* Eth1 wallet (docs/wallet.md). All three pass to the service (freed by sigil_service_free,
+     * also when sigil_service_new fails). eth1 NULL: no wallet keys; the eth1 endpoints and
+     * JSON-RPC answer that no eth1 key is loaded. */
+    struct sigil_eth1_keyring *eth1;
+    struct sigil_policy *policy; /* NULL = sigil_policy_default() */
+    struct sigil_audit *audit;   /* required when eth1 is set (every decision is audited) */
 };
 
 struct sigil_service;
 struct sigil_slashing_db;
+struct sigil_eth1_keyring;
+struct sigil_policy;
+struct sigil_audit;
 
 /* Creates the service around a key store that may still be filling (ownership of ks passes to the
  * service), opens the slashing DB and binds the listeners. */
