@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "common/secmem.h"
 #include "attest/attest.h"
+#include "audit/audit.h"
 #include "kmsd/kmsd.h"
 #include "slashing/slashing.h"
 #include "store/cli.h"
@@ -39,6 +40,9 @@ static void usage(FILE *f)
                 "                                     export slashing-protection history (EIP-3076)\n"
                 "  slashing prune --db URL --keep-epochs N\n"
                 "                                     drop old history, keeping the low watermarks\n"
+                "  audit verify FILE [--signer 0xADDR]... [--attestation-root PEM] [--require-attestation] [--json]\n"
+                "                                     check an audit log's chain and checkpoints: exit 0 clean,\n"
+                "                                     1 unreadable, 3 problems (each printed with its line)\n"
                 "  attest verify DOC [--root PEM] [--at RFC3339] [--pcr N=HEX ...] [--nonce HEX] [--json]\n"
                 "                                     verify a Nitro attestation document: exit 0 valid, 1 invalid\n"
                 "  bench bls [--json]                 median microseconds per BLS operation\n"
@@ -79,6 +83,9 @@ static int run(int argc, char **argv)
     }
     if (strcmp(cmd, "slashing") == 0) {
         return sigil_slashing_cli(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "audit") == 0) {
+        return sigil_audit_cli(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "attest") == 0) {
         return sigil_attest_cli(argc - 1, argv + 1);

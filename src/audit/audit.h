@@ -19,7 +19,9 @@
 
 #include "common/result.h"
 
-#define SIGIL_AUDIT_MAX_LINE   8192u        /* bytes of one record line (verify refuses longer) */
+/* Bytes of one record line with its newline (verify refuses longer). A start record carries a base64
+ * attestation document of up to SIGIL_ATTEST_MAX_DOC (16 KiB) bytes, hence 32 KiB. */
+#define SIGIL_AUDIT_MAX_LINE   32768u
 #define SIGIL_AUDIT_MAX_FILE   (4ull << 30) /* verify refuses larger files */
 #define SIGIL_AUDIT_CHECKPOINT 256u         /* default: a checkpoint every N decisions ... */
 #define SIGIL_AUDIT_INTERVAL_S 10u          /* ... or every N seconds with unsigned records */
@@ -50,32 +52,34 @@ struct sigil_audit_config {
     uint8_t policy_hash[32];      /* for the start record */
     /* Enclave mode: an attestation document whose user_data is SHA-256 of the audit public key
      * (65 bytes, uncompressed). NULL standalone. sigil_audit_open asks for it through this callback
-     * after generating the key, so the document binds the key. */
+     * after generating the key, so the document binds the key. *doc is malloc'ed by the callback
+     * (at most SIGIL_ATTEST_MAX_DOC bytes) and freed by sigil_audit_open. */
     sigil_result (*attest)(void *ctx, const uint8_t user_data[32], uint8_t **doc, size_t *doc_len);
     void *attest_ctx;
 };
 
 struct sigil_audit;
 
-/* Generates the audit key, writes the start record (durably) and starts the checkpoint timer
- * thread. Errors: sink/attestation errors, SIGIL_ERR_RNG, SIGIL_ERR_NOMEM. */
+/* Generates the audit key, writes the start record and its first checkpoint (durably) and starts
+ * the checkpoint timer thread. The sink is taken over even when this fails (it is then closed).
+ * Errors: sink/attestation errors, SIGIL_ERR_RNG, SIGIL_ERR_NOMEM. */
 SIGIL_RESULT sigil_audit_open(struct sigil_audit **out, const struct sigil_audit_config *cfg);
 
 struct sigil_audit_event {
-    const char *kind;     /* "tx", "personal_sign", "eth_sign", "typed_data", "raw", "authorization", "keygen" */
-    bool signed_;         /* true: signed and released; false: refused */
-    const char *policy;   /* policy name ("" or NULL when unbound) */
-    const char *rule;     /* refusing rule, NULL when signed */
-    const char *reason;   /* refusal sentence or error, NULL when signed */
-    const char *client;   /* client id (known-clients name / certificate CN / "") */
+    const char *kind;   /* "tx", "personal_sign", "eth_sign", "typed_data", "raw", "authorization", "keygen" */
+    bool signed_;       /* true: signed and released; false: refused */
+    const char *policy; /* policy name ("" or NULL when unbound) */
+    const char *rule;   /* refusing rule, NULL when signed */
+    const char *reason; /* refusal sentence or error, NULL when signed */
+    const char *client; /* client id (known-clients name / certificate CN / "") */
     const uint8_t *client_fingerprint; /* 32 bytes or NULL */
-    const uint8_t *account; /* 20 bytes: the key's address */
-    const uint8_t *digest;  /* 32 bytes or NULL (unparseable requests have none) */
+    const uint8_t *account;            /* 20 bytes: the key's address */
+    const uint8_t *digest;             /* 32 bytes or NULL (unparseable requests have none) */
     bool has_chain_id;
     uint64_t chain_id;
-    const uint8_t *to;      /* 20 bytes or NULL */
+    const uint8_t *to;       /* 20 bytes or NULL */
     const uint8_t *value_be; /* 32 bytes or NULL */
-    unsigned approvals;     /* valid approvals counted */
+    unsigned approvals;      /* valid approvals counted */
 };
 
 /* Appends one decision record; returns when it is durable in the sink (records from concurrent
@@ -96,8 +100,9 @@ struct sigil_audit_verify_opts {
     const uint8_t (*trusted_signers)[20]; /* accept only checkpoints by these addresses; NULL = any
                                              (then start records' self-declared keys are reported) */
     size_t ntrusted;
-    const char *attestation_root_pem; /* verify start records' attestation documents against this
-                                         root (NULL: not checked unless required) */
+    const char *attestation_root_pem; /* PEM text (NUL-terminated): verify start records'
+                                         attestation documents against this root (NULL: not
+                                         checked; with require_attestation every start fails) */
     bool require_attestation;
 };
 
@@ -113,7 +118,7 @@ struct sigil_audit_report {
 SIGIL_RESULT sigil_audit_verify_file(const char *path, const struct sigil_audit_verify_opts *opts,
                                      struct sigil_audit_report *rep);
 
-/* `sigil audit verify FILE [--signer 0xADDR]... [--attestation-root PEM] [--json]`.
+/* `sigil audit verify FILE [--signer 0xADDR]... [--attestation-root PEM] [--require-attestation] [--json]`.
  * Exit 0 clean, 1 I/O error, 2 bad usage, 3 problems found (each printed with its line). */
 int sigil_audit_cli(int argc, char **argv);
 

@@ -1,0 +1,144 @@
+/* Pieces of the audit line format shared by the writer and the verifier: line hashes, the
+ * checkpoint digest and JSON string escaping (docs/audit.md). */
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "audit/audit_internal.h"
+#include "common/secmem.h"
+#include "crypto/keccak.h"
+
+void audit_line_hash(uint8_t out[32], const char *line, size_t len) { SHA256((const unsigned char *)line, len, out); }
+
+void audit_checkpoint_digest(uint8_t out[32], const uint8_t head[32], uint64_t seq)
+{
+    uint8_t be[8];
+    for (int i = 0; i < 8; i++) {
+        be[i] = (uint8_t)(seq >> (56 - 8 * i));
+    }
+    sigil_keccak256_ctx k;
+    sigil_keccak256_init(&k);
+    sigil_keccak256_update(&k, (const uint8_t *)AUDIT_CHECKPOINT_PREFIX, AUDIT_CHECKPOINT_PREFIX_LEN);
+    sigil_keccak256_update(&k, head, 32);
+    sigil_keccak256_update(&k, be, sizeof be);
+    sigil_keccak256_final(&k, out);
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF), or 0 when the bytes there are not one. p is NUL-terminated. */
+static size_t utf8_seq_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) {
+        return 1;
+    }
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+/* Copies n bytes (escape sequences and UTF-8 sequences, never NUL-terminated strings). */
+static void put(char *dst, const char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = src[i];
+    }
+}
+
+void audit_json_string(char *out, size_t cap, size_t *len, const char *s, size_t budget)
+{
+    static const char hexd[] = "0123456789abcdef";
+    size_t w = *len;
+    if (s == NULL) {
+        if (cap - w >= 4) {
+            put(out + w, "null", 4);
+            *len = w + 4;
+        }
+        return;
+    }
+    /* Same rule as the logger: text that lives in secret memory never reaches a record. */
+    if (sigil_secure_owns(s)) {
+        s = "[redacted]";
+    }
+    if (cap - w < budget + 2 || budget < 3) {
+        return;
+    }
+    out[w++] = '"';
+    size_t used = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        char tmp[8];
+        size_t tl = 0, adv = 1;
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            tmp[tl++] = '\\';
+            tmp[tl++] = (char)c;
+        } else if (c == '\n') {
+            put(tmp, "\\n", 2);
+            tl = 2;
+        } else if (c == '\t') {
+            put(tmp, "\\t", 2);
+            tl = 2;
+        } else if (c == '\r') {
+            put(tmp, "\\r", 2);
+            tl = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            put(tmp, "\\u00", 4);
+            tmp[4] = hexd[c >> 4];
+            tmp[5] = hexd[c & 15];
+            tl = 6;
+        } else if (c < 0x80) {
+            tmp[tl++] = (char)c;
+        } else {
+            adv = utf8_seq_len(p);
+            if (adv == 0) {
+                put(tmp, "\\ufffd", 6);
+                tl = 6;
+                adv = 1;
+            } else {
+                put(tmp, (const char *)p, adv);
+                tl = adv;
+            }
+        }
+        if (used + tl > budget - 3) {
+            /* Cut here; the rest of the string is not written (three bytes were kept for "..."). */
+            bool more = used + tl > budget || p[adv] != '\0';
+            if (!more) {
+                put(out + w, tmp, tl);
+                w += tl;
+                used += tl;
+            } else {
+                put(out + w, "...", 3);
+                w += 3;
+            }
+            break;
+        }
+        put(out + w, tmp, tl);
+        w += tl;
+        used += tl;
+        p += adv;
+    }
+    out[w++] = '"';
+    *len = w;
+}
