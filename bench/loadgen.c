@@ -9,8 +9,13 @@
  * the signer, so it must cost as little CPU per request as a real client library would.
  *
  * usage: sigil-loadgen --url https://127.0.0.1:PORT [--connections N] [--seconds S]
- *        [--cert F --key F] [--ca F] [--keys N] [--type attestation|randao] [--threads T]
- *        [--unix PATH]
+ *        [--cert F --key F] [--ca F] [--keys N] [--type attestation|randao|eth1tx] [--threads T]
+ *        [--unix PATH] [--to 0xADDRESS]
+ *
+ * --type eth1tx: JSON-RPC eth_signTransaction (EIP-1559, chain id 1, 1 wei to --to) from the
+ * signer's eth1 accounts (eth_accounts), a fresh nonce per request so every one is a new
+ * transaction (and, with a spend window in the policy, a new ledger row). A JSON-RPC error
+ * counts as a refusal.
  *
  * --unix PATH connects every connection to that unix stream socket instead of HOST:PORT (the URL
  * still gives the scheme and the Host / SNI name): sigild's own listener behind sigil-host, to
@@ -58,12 +63,14 @@ struct cfg {
     int connections;
     double seconds;
     bool randao;
+    bool eth1;
+    char to[43];
     int threads;
     const char *unix_path;
 } g;
 
 static SSL_CTX *ctx;
-static char (*pubkeys)[99];
+static char (*pubkeys)[99]; /* eth1: "0x" + 40 hex digits (addresses) */
 static size_t npubkeys;
 static atomic_bool stop;
 
@@ -181,6 +188,27 @@ static void next_request(struct lconn *lc)
     lc->turn++;
     char body[2048];
     int bn;
+    if (g.eth1) {
+        /* nonces: one counter for every connection, started from the wall clock so repeated runs
+         * against one ledger sign new transactions */
+        static atomic_ullong next_nonce;
+        unsigned long long zero = 0;
+        (void)atomic_compare_exchange_strong(&next_nonce, &zero, (unsigned long long)time(NULL) << 20);
+        unsigned long long nonce = atomic_fetch_add(&next_nonce, 1);
+        bn = snprintf(
+            body, sizeof body,
+            "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":\"eth_signTransaction\",\"params\":[{\"from\":\"%s\","
+            "\"to\":\"%s\",\"nonce\":\"0x%llx\",\"gas\":\"0x5208\",\"maxFeePerGas\":\"0x2540be400\","
+            "\"maxPriorityFeePerGas\":\"0x3b9aca00\",\"value\":\"0x1\",\"chainId\":\"0x1\",\"type\":\"0x2\"}]}",
+            nonce, pubkeys[k], g.to, nonce);
+        int hn = snprintf(lc->req, sizeof lc->req,
+                          "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                          "Connection: keep-alive\r\n\r\n%s",
+                          g.host, bn, body);
+        lc->req_len = (size_t)hn;
+        lc->req_off = 0;
+        return;
+    }
     if (g.randao) {
         bn = snprintf(body, sizeof body,
                       "{\"type\":\"RANDAO_REVEAL\",\"fork_info\":{\"fork\":{\"previous_version\":\"0x05000000\","
@@ -228,7 +256,13 @@ static int take_response(struct conn *c)
     if (c->have < hlen + clen) {
         return 0;
     }
-    if (status != 200 && status != 412) {
+    if (g.eth1 && status == 200 && memmem(c->buf + hlen, clen, "\"result\"", 8) == NULL) {
+        static atomic_int shown;
+        if (atomic_fetch_add(&shown, 1) < 3) {
+            fprintf(stderr, "loadgen: JSON-RPC error: %.*s\n", (int)(clen < 300 ? clen : 300), c->buf + hlen);
+        }
+        status = 412; /* a refusal or an error answer: not a signature */
+    } else if (status != 200 && status != 412) {
         fprintf(stderr, "loadgen: HTTP %d: %.*s\n", status, (int)(clen < 300 ? clen : 300), c->buf + hlen);
     }
     memmove(c->buf, c->buf + hlen + clen, c->have - hlen - clen);
@@ -394,6 +428,9 @@ static void *worker_main(void *arg)
                         dead = !atomic_load(&stop);
                         break;
                     }
+                    if (lc->c.have == 0 && (lc->c.ssl == NULL || !SSL_has_pending(lc->c.ssl))) {
+                        break; /* nothing buffered: epoll (level-triggered) reports the next reply */
+                    }
                     continue;
                 }
                 if (r == 0) {
@@ -422,6 +459,47 @@ static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Fetches the eth1 accounts (JSON-RPC eth_accounts) as "0x" + 40 hex digits. */
+static int fetch_accounts(size_t limit)
+{
+    struct conn c = {.fd = -1};
+    if (conn_open(&c) != 0) {
+        return -1;
+    }
+    size_t cap = 16 * 1024 * 1024;
+    char *body = malloc(cap);
+    static const char rpc[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_accounts\"}";
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                      "Connection: close\r\n\r\n%s",
+                      g.host, sizeof rpc - 1, rpc);
+    io_write(&c, head, (size_t)hn);
+    size_t have = 0;
+    for (;;) {
+        int r =
+            c.ssl ? SSL_read(c.ssl, body + have, (int)(cap - have - 1)) : (int)read(c.fd, body + have, cap - have - 1);
+        if (r <= 0) {
+            break;
+        }
+        have += (size_t)r;
+    }
+    body[have] = '\0';
+    conn_close(&c);
+    pubkeys = calloc(MAX_KEYS, sizeof *pubkeys);
+    char *p = body;
+    while ((p = strstr(p, "\"0x")) != NULL && npubkeys < limit && npubkeys < MAX_KEYS) {
+        if (strlen(p) > 43 && p[43] == '"') {
+            memcpy(pubkeys[npubkeys], p + 1, 42);
+            pubkeys[npubkeys][42] = '\0';
+            npubkeys++;
+        }
+        p += 3;
+    }
+    free(body);
+    return npubkeys > 0 ? 0 : -1;
 }
 
 /* Fetches /api/v1/eth2/publicKeys and extracts the hex strings. */
@@ -492,9 +570,13 @@ int main(int argc, char **argv)
             g.threads = atoi(v);
         } else if (strcmp(a, "--type") == 0 && v) {
             g.randao = strcmp(v, "randao") == 0;
+            g.eth1 = strcmp(v, "eth1tx") == 0;
+        } else if (strcmp(a, "--to") == 0 && v && strlen(v) == 42) {
+            snprintf(g.to, sizeof g.to, "%s", v);
         } else {
             fprintf(stderr, "usage: sigil-loadgen --url URL [--connections N] [--seconds S] [--cert F --key F] "
-                            "[--ca F] [--keys N] [--type attestation|randao] [--threads T] [--unix PATH]\n");
+                            "[--ca F] [--keys N] [--type attestation|randao|eth1tx] [--threads T] [--unix PATH] "
+                            "[--to 0xADDRESS]\n");
             return 2;
         }
     }
@@ -521,6 +603,9 @@ int main(int argc, char **argv)
     if (g.tls) {
         ctx = SSL_CTX_new(TLS_client_method());
         SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        /* a response record in one read instead of two (header, then body), as buffered TLS
+         * clients (Go, Netty, Node) read */
+        SSL_CTX_set_read_ahead(ctx, 1);
         if (g.ca != NULL) {
             SSL_CTX_load_verify_locations(ctx, g.ca, NULL);
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -531,7 +616,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (fetch_keys(key_limit) != 0) {
+    if (g.eth1 && g.to[0] == '\0') {
+        snprintf(g.to, sizeof g.to, "0x%040d", 0xbe);
+    }
+    if (g.eth1 ? fetch_accounts(key_limit) != 0 : fetch_keys(key_limit) != 0) {
         fprintf(stderr, "sigil-loadgen: could not fetch public keys from the signer\n");
         return 1;
     }
@@ -578,8 +666,11 @@ int main(int argc, char **argv)
     printf("{\"type\":\"%s\",\"connections\":%d,\"keys\":%zu,\"seconds\":%.2f,\"signatures\":%llu,"
            "\"signatures_per_second\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"refused\":%llu,\"errors\":%llu,"
            "\"cpu_seconds\":%.3f}\n",
-           g.randao ? "RANDAO_REVEAL" : "ATTESTATION", g.connections, npubkeys, elapsed, (unsigned long long)ok,
-           (double)ok / elapsed, p50, p99, (unsigned long long)refused, (unsigned long long)errors, cpu);
+           g.eth1     ? "ETH1_TX"
+           : g.randao ? "RANDAO_REVEAL"
+                      : "ATTESTATION",
+           g.connections, npubkeys, elapsed, (unsigned long long)ok, (double)ok / elapsed, p50, p99,
+           (unsigned long long)refused, (unsigned long long)errors, cpu);
     free(all);
     free(ws);
     return errors > 0 && ok == 0 ? 1 : 0;

@@ -42,7 +42,8 @@ static int usage(const char *msg)
         "                  [--sigild PATH] [--kms-ca F] [--kms-credentials F] [--kms-region R] [--kms-key-id ID]\n"
         "                  [--sim-attestation-dir DIR] [--client-ca F] [--known-clients F]\n"
         "                  [--listen HOST:PORT] [--status-listen HOST:PORT|unix:PATH] [--data-dir DIR]\n"
-        "                  [--slashing-db URL] [--eif F --cid N --cpu-count N --memory MIB]\n"
+        "                  [--slashing-db URL] [--audit-log F] [--audit-ack-timeout-ms MS]\n"
+        "                  [--eif F --cid N --cpu-count N --memory MIB]\n"
         "                  [--max-conns N] [--idle-timeout-s S] [--status-interval-s S] [--log-level L]\n"
         "       sigil-host sandbox-exec --run-dir DIR [--data-dir DIR] -- PROG [ARGS...]\n",
         stderr);
@@ -134,7 +135,8 @@ int main(int argc, char **argv)
     cfg.launch.cpu_count = 2;
     cfg.launch.memory_mib = 4096;
     const char *listen = "127.0.0.1:9000", *status_listen = "127.0.0.1:9100", *cid = NULL, *cpus = NULL, *mem = NULL,
-               *max_conns = NULL, *idle = NULL, *interval = NULL, *log_level = NULL, *seccomp_log = NULL;
+               *max_conns = NULL, *idle = NULL, *interval = NULL, *log_level = NULL, *seccomp_log = NULL,
+               *audit_ack = NULL;
     struct {
         const char *name;
         const char **val;
@@ -157,6 +159,8 @@ int main(int argc, char **argv)
         {"data-dir", &cfg.launch.data_dir, false},
         {"network", &cfg.network, false},
         {"slashing-db", &cfg.slashing_db_url, false},
+        {"audit-log", &cfg.audit_log, false},
+        {"audit-ack-timeout-ms", &audit_ack, false},
         {"eif", &cfg.launch.eif, false},
         {"cid", &cid, false},
         {"cpu-count", &cpus, false},
@@ -187,7 +191,9 @@ int main(int argc, char **argv)
     unsigned mc = 1024, idle_s = 120;
     if (!parse_uint(cid, &cfg.launch.cid, 0xfffffffeu) || !parse_uint(cpus, &cfg.launch.cpu_count, 1024) ||
         !parse_uint(mem, &cfg.launch.memory_mib, 1u << 24) || !parse_uint(max_conns, &mc, 100000) ||
-        !parse_uint(idle, &idle_s, 86400) || !parse_uint(interval, &cfg.status_interval_s, 3600)) {
+        !parse_uint(idle, &idle_s, 86400) || !parse_uint(interval, &cfg.status_interval_s, 3600) ||
+        !parse_uint(audit_ack, &cfg.audit_ack_timeout_ms, 600000) ||
+        (audit_ack != NULL && cfg.audit_ack_timeout_ms < 100)) {
         return usage("a numeric option is out of range");
     }
     cfg.launch.seccomp_log = seccomp_log != NULL;

@@ -8,6 +8,7 @@
 #include "attest/attest.h"
 #include "audit/audit.h"
 #include "kmsd/kmsd.h"
+#include "policy/policy.h"
 #include "slashing/slashing.h"
 #include "store/cli.h"
 
@@ -24,9 +25,12 @@ static void usage(FILE *f)
                 "  keys new --count N [--start-index I] --network NAME --withdrawal-address 0x..\n"
                 "           --password-file F --out DIR [--mnemonic-file F] [--kdf scrypt|pbkdf2]\n"
                 "                                     new mnemonic, keystores and deposit data\n"
-                "  keys import --kms URL --key-id ID --store URL [--ca F] [--credentials F] FILES...\n"
-                "                                     KMS-envelope-encrypt keystores into the artifact store\n"
+                "  keys import [--chain eth2|eth1] --kms URL --key-id ID --store URL [--ca F] [--credentials F]\n"
+                "              FILES...\n"
+                "                                     KMS-envelope-encrypt keystores (eth1: Web3 v3, NAME.json +\n"
+                "                                     NAME.txt) into the artifact store\n"
                 "  keys generate --in-enclave --count N --network NAME --withdrawal-address 0x.. --host URL\n"
+                "  keys generate --chain eth1 --count N [--host URL]\n"
                 "                                     generate keys inside sigild; only ciphertext leaves\n"
                 "  tls new --kms URL --key-id ID --store URL --cn NAME [--ip IP] [--client-ca-out DIR]\n"
                 "  kms create-key --endpoint URL --ca F --credentials F [--bind-pcr0 HEX]\n"
@@ -40,6 +44,11 @@ static void usage(FILE *f)
                 "                                     export slashing-protection history (EIP-3076)\n"
                 "  slashing prune --db URL --keep-epochs N\n"
                 "                                     drop old history, keeping the low watermarks\n"
+                "  policy set FILE|--none --store URL store the rules sigil-host sends to sigild in INIT\n"
+                "  policy check FILE                  validate a wallet rules file, print its hash and a summary\n"
+                "  policy hash FILE                   print a rules file's hash (SHA-256)\n"
+                "  policy approve --digest 0x.. --account 0x.. --key-file KEYSTORE --password-file F\n"
+                "                                     sign an M-of-N approval with an approver's v3 keystore\n"
                 "  audit verify FILE [--signer 0xADDR]... [--attestation-root PEM] [--require-attestation] [--json]\n"
                 "                                     check an audit log's chain and checkpoints: exit 0 clean,\n"
                 "                                     1 unreadable, 3 problems (each printed with its line)\n"
@@ -86,6 +95,12 @@ static int run(int argc, char **argv)
     }
     if (strcmp(cmd, "audit") == 0) {
         return sigil_audit_cli(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "policy") == 0 && argc >= 3 && strcmp(argv[2], "set") == 0) {
+        return sigil_store_cli(argc - 1, argv + 1); /* stores the rules in the artifact store */
+    }
+    if (strcmp(cmd, "policy") == 0) {
+        return sigil_policy_cli(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "attest") == 0) {
         return sigil_attest_cli(argc - 1, argv + 1);

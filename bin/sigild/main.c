@@ -10,11 +10,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "channel/channel.h"
+#include "common/hex.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "crypto/keccak.h"
+#include "eth1/keyring.h"
 #include "eth2/network.h"
 #include "keys/keystore.h"
+#include "policy/policy.h"
 #include "sigild/enclave.h"
 #include "sigild/pruner.h"
 #include "sigild/service.h"
@@ -32,8 +38,9 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     (void)fputs("usage: sigild --control fd:N|unix:PATH|vsock:ANY:PORT [--log-level L]\n"
-                "       sigild --keystores-path DIR --keystores-passwords-path DIR --slashing-db URL\n"
-                "              --network NAME|CONFIG.yaml --http-listen HOST:PORT\n"
+                "       sigild [--keystores-path DIR --keystores-passwords-path DIR --network NAME|CONFIG.yaml]\n"
+                "              [--eth1-keystores-path DIR --eth1-keystores-passwords-path DIR --audit-log F\n"
+                "               [--policy-file F]] --slashing-db URL --http-listen HOST:PORT\n"
                 "              [--tls-cert F --tls-key F] [--tls-known-clients F] [--tls-ca F]\n"
                 "              [--metrics-listen HOST:PORT] [--key-cache F --key-cache-password-file F]\n"
                 "              [--keymanager-token-file F] [--client-keys F] [--workers N]\n"
@@ -43,6 +50,12 @@ static void usage(FILE *f)
                 "  --control: enclave mode (docs/enclave.md): sigil-host sends everything else over this channel;\n"
                 "  none of the standalone options apply.\n"
                 "  NAME.json in the keystores path pairs with NAME.txt in the passwords path.\n"
+                "  Eth2 (EIP-2335) keystores, eth1 (Web3 v3, scrypt or pbkdf2) keystores, or both; --network\n"
+                "  is required with eth2 keys.\n"
+                "  --eth1-keystores-path: wallet keys for the eth1 API and JSON-RPC on POST / (docs/wallet.md);\n"
+                "  they need --audit-log F (hash-chained audit trail of every decision, appended; check it with\n"
+                "  `sigil audit verify F`). --policy-file F: wallet rules (docs/wallet.md); without it typed\n"
+                "  requests are allowed and raw signing is refused. Spend windows live in --slashing-db.\n"
                 "  --slashing-db: sqlite:PATH or postgresql://user@host:port/db?sslmode=verify-full\n"
                 "  --network: mainnet, hoodi, sepolia, holesky, gnosis, or a consensus-specs config file.\n"
                 "  Without --tls-cert the API is plain HTTP, allowed only on a loopback address.\n"
@@ -133,6 +146,75 @@ static bool parse_log_level(const char *s, enum sigil_log_level *lvl)
     return s == NULL;
 }
 
+/* The eth1 wallet: rules file, keys (decrypted in parallel) and the audit log, into cfg (which
+ * passes them to the service). Returns 0, or the exit code after printing one sentence. */
+static int wallet_setup(struct sigil_service_config *cfg, const char *ks_dir, const char *pw_dir,
+                        const char *policy_file, const char *audit_log)
+{
+    uint8_t policy_hash[32] = {0};
+    char hash_hex[67];
+    if (policy_file != NULL) {
+        char *text = NULL;
+        size_t len = 0;
+        sigil_result r = sigil_read_file(&text, &len, policy_file, SIGIL_POLICY_MAX_FILE);
+        if (sigil_is_ok(r)) {
+            r = sigil_policy_parse(&cfg->policy, text, len);
+        }
+        free(text);
+        if (!sigil_is_ok(r)) {
+            (void)fprintf(stderr, "sigild: --policy-file %s: %s%s%s\n", policy_file, sigil_strerror(r.code),
+                          sigil_error_detail()[0] ? ": " : "", sigil_error_detail());
+            return 2;
+        }
+        sigil_policy_hash(cfg->policy, policy_hash);
+        SIGIL_LOG_INFO("wallet policy loaded", SIGIL_LOG_STR("file", policy_file),
+                       SIGIL_LOG_STR("policy_hash", sigil_hex_encode(hash_hex, policy_hash, 32, 1)));
+    }
+    if (ks_dir != NULL) {
+        struct sigil_eth1_load_report rep;
+        sigil_result r = sigil_eth1_keyring_new(&cfg->eth1);
+        if (sigil_is_ok(r)) {
+            r = sigil_eth1_keyring_load_dir(cfg->eth1, ks_dir, pw_dir, 0, &rep);
+        }
+        if (!sigil_is_ok(r)) {
+            (void)fprintf(stderr, "sigild: --eth1-keystores-path %s: %s%s%s\n", ks_dir, sigil_strerror(r.code),
+                          sigil_error_detail()[0] ? ": " : "", sigil_error_detail());
+            sigil_eth1_keyring_free(cfg->eth1);
+            sigil_policy_free(cfg->policy);
+            return 1;
+        }
+        SIGIL_LOG_INFO("eth1 keystores loaded", SIGIL_LOG_UINT("loaded", rep.loaded),
+                       SIGIL_LOG_UINT("failed", rep.failed));
+    }
+    if (audit_log != NULL) {
+        struct sigil_audit_config ac;
+        memset(&ac, 0, sizeof ac);
+        sigil_result r = sigil_audit_file_sink(&ac.sink, audit_log, &ac.next_seq, ac.prev_hash);
+        if (sigil_is_ok(r)) {
+            ac.instance = "sigild";
+            memcpy(ac.policy_hash, policy_hash, 32);
+            r = sigil_audit_open(&cfg->audit, &ac);
+        }
+        if (!sigil_is_ok(r)) {
+            (void)fprintf(stderr, "sigild: --audit-log %s: %s%s%s\n", audit_log, sigil_strerror(r.code),
+                          sigil_error_detail()[0] ? ": " : "", sigil_error_detail());
+            sigil_eth1_keyring_free(cfg->eth1);
+            sigil_policy_free(cfg->policy);
+            return 1;
+        }
+        uint8_t addr[20];
+        uint8_t head[32];
+        uint64_t seq = 0;
+        char addr_s[43];
+        sigil_audit_info(cfg->audit, addr, &seq, head);
+        sigil_eip55_encode(addr_s, addr);
+        SIGIL_LOG_INFO("audit log open", SIGIL_LOG_STR("file", audit_log), SIGIL_LOG_STR("audit_signer", addr_s),
+                       SIGIL_LOG_UINT("next_seq", seq),
+                       SIGIL_LOG_STR("policy_hash", sigil_hex_encode(hash_hex, policy_hash, 32, 1)));
+    }
+    return 0;
+}
+
 /* sigild --control ADDR: the enclave boot path; only --log-level may accompany it. */
 static int enclave_mode(const char *control, const char *log_level, int argc)
 {
@@ -157,7 +239,7 @@ int main(int argc, char **argv)
     const char *ks_dir = NULL, *pw_dir = NULL, *db = NULL, *network = NULL, *listen = NULL, *cert = NULL, *key = NULL,
                *known = NULL, *ca = NULL, *metrics = NULL, *cache = NULL, *cache_pw = NULL, *token = NULL,
                *client_keys = NULL, *workers = NULL, *log_level = NULL, *prune_keep = NULL, *prune_interval = NULL,
-               *control = NULL;
+               *control = NULL, *eth1_ks_dir = NULL, *eth1_pw_dir = NULL, *policy_file = NULL, *audit_log = NULL;
     struct opt opts[] = {
         {"keystores-path", &ks_dir},
         {"keystores-passwords-path", &pw_dir},
@@ -178,6 +260,10 @@ int main(int argc, char **argv)
         {"slashing-prune-keep-epochs", &prune_keep},
         {"slashing-prune-interval-s", &prune_interval},
         {"control", &control},
+        {"eth1-keystores-path", &eth1_ks_dir},
+        {"eth1-keystores-passwords-path", &eth1_pw_dir},
+        {"policy-file", &policy_file},
+        {"audit-log", &audit_log},
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -208,11 +294,22 @@ int main(int argc, char **argv)
     if (control != NULL) {
         return enclave_mode(control, log_level, argc);
     }
-    if (ks_dir == NULL || pw_dir == NULL || db == NULL || network == NULL || listen == NULL) {
-        (void)fputs(
-            "sigild: --keystores-path, --keystores-passwords-path, --slashing-db, --network and --http-listen are "
-            "required (see --help)\n",
-            stderr);
+    if (db == NULL || listen == NULL || (ks_dir == NULL && eth1_ks_dir == NULL)) {
+        (void)fputs("sigild: --slashing-db, --http-listen and keys (--keystores-path and/or --eth1-keystores-path) are "
+                    "required (see --help)\n",
+                    stderr);
+        return 2;
+    }
+    if ((ks_dir == NULL) != (pw_dir == NULL) || (ks_dir != NULL && network == NULL)) {
+        (void)fputs("sigild: --keystores-path, --keystores-passwords-path and --network go together\n", stderr);
+        return 2;
+    }
+    if ((eth1_ks_dir == NULL) != (eth1_pw_dir == NULL)) {
+        (void)fputs("sigild: --eth1-keystores-path and --eth1-keystores-passwords-path go together\n", stderr);
+        return 2;
+    }
+    if (eth1_ks_dir != NULL && audit_log == NULL) {
+        (void)fputs("sigild: eth1 keys need --audit-log FILE: every signing decision is recorded there\n", stderr);
         return 2;
     }
     if ((cert == NULL) != (key == NULL)) {
@@ -258,7 +355,10 @@ int main(int argc, char **argv)
 
     struct sigil_service_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    sigil_result r = sigil_network_load(&cfg.network, network);
+    sigil_result r = sigil_ok();
+    if (network != NULL) { /* eth1 alone needs no network: nothing is pinned then */
+        r = sigil_network_load(&cfg.network, network);
+    }
     if (!sigil_is_ok(r)) {
         (void)fprintf(stderr, "sigild: --network %s: %s %s\n", network, sigil_strerror(r.code), sigil_error_detail());
         return 2;
@@ -283,10 +383,17 @@ int main(int argc, char **argv)
         }
     }
 
+    int rc = wallet_setup(&cfg, eth1_ks_dir, eth1_pw_dir, policy_file, audit_log);
+    if (rc != 0) {
+        return rc;
+    }
     struct sigil_keystore *ks = NULL;
     r = sigil_keystore_new(&ks);
     if (!sigil_is_ok(r)) {
         (void)fputs("sigild: out of memory\n", stderr);
+        sigil_eth1_keyring_free(cfg.eth1);
+        sigil_policy_free(cfg.policy);
+        sigil_audit_free(cfg.audit);
         return 1;
     }
     struct sigil_service *svc = NULL;
@@ -327,6 +434,21 @@ int main(int argc, char **argv)
     la.opts.cache_password_file = cache_pw;
     la.opts.progress = progress;
     pthread_t loader;
+    if (ks_dir == NULL) { /* eth1 only: nothing to load, ready now */
+        r = sigil_service_keys_loaded(svc);
+        if (sigil_is_ok(r)) {
+            r = sigil_service_run(svc);
+        }
+        sigil_pruner_stop(pruner);
+        g_service = NULL;
+        sigil_service_free(svc);
+        if (!sigil_is_ok(r)) {
+            (void)fprintf(stderr, "sigild: %s %s\n", sigil_strerror(r.code), sigil_error_detail());
+            return 1;
+        }
+        SIGIL_LOG_INFO("stopped", SIGIL_LOG_NONE);
+        return 0;
+    }
     if (pthread_create(&loader, NULL, loader_main, &la) != 0) {
         (void)fputs("sigild: cannot start the key loader\n", stderr);
         sigil_pruner_stop(pruner);

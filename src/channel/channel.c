@@ -23,8 +23,8 @@
 /* ---------------------------------------------------------------- names */
 
 static const char *const type_names[SIGIL_CHANNEL_NTYPES] = {
-    "UNKNOWN",  "INIT",        "INIT_OK", "KEYS_PAGE", "KEYS_ACK", "STATUS", "STATUS_OK",
-    "SHUTDOWN", "SHUTDOWN_OK", "KEYGEN",  "KEYGEN_OK", "LOG",      "ERROR",
+    "UNKNOWN",     "INIT",   "INIT_OK",   "KEYS_PAGE", "KEYS_ACK", "STATUS", "STATUS_OK", "SHUTDOWN",
+    "SHUTDOWN_OK", "KEYGEN", "KEYGEN_OK", "LOG",       "ERROR",    "AUDIT",  "AUDIT_OK",
 };
 
 const char *sigil_msg_type_name(uint8_t type) { return type < SIGIL_CHANNEL_NTYPES ? type_names[type] : "UNKNOWN"; }
@@ -275,14 +275,48 @@ static void ja_install(void)
 
 /* ---------------------------------------------------------------- channel */
 
+#define QUEUE_CAP   8  /* requests read ahead of the dispatch thread; the peer sends one at a time */
+#define EXPIRED_CAP 32 /* ids of our requests that timed out: a late answer to one is dropped */
+
+struct frame {
+    uint8_t type;
+    uint8_t *payload;
+    size_t len;
+    bool secure;
+};
+
+/* One request of ours waiting for its answer (on the caller's stack). */
+struct call {
+    int64_t id;
+    uint8_t want;
+    bool done;
+    uint8_t got;
+    json_t *answer;
+    struct call *next;
+};
+
 struct sigil_channel {
     int fd;
-    enum sigil_channel_state state;
+    _Atomic int state;
     const struct sigil_channel_rule *rules[SIGIL_CHANNEL_NTYPES];
     bool used[SIGIL_CHANNEL_NTYPES];
     void *ctx;
     int read_timeout_ms, write_timeout_ms;
     pthread_mutex_t wlock;
+    /* under mu: our requests, the reader thread and its queue */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct call *calls;
+    int64_t next_call_id;
+    int64_t expired[EXPIRED_CAP];
+    size_t nexpired;
+    bool reader_started, reader_done;
+    pthread_t reader;
+    struct frame q[QUEUE_CAP];
+    size_t qhead, qcount;
+    enum sigil_err reader_err;
+    char reader_detail[256];
+    bool close_reported; /* dispatch_one returned the error that closed the channel */
 };
 
 void sigil_channel_use_secure_json(void) { pthread_once(&ja_once, ja_install); }
@@ -295,57 +329,25 @@ sigil_result sigil_channel_new(struct sigil_channel **out, int fd, const struct 
     SIGIL_ENSURE(ch != NULL, SIGIL_ERR_NOMEM);
     for (size_t i = 0; i < nrules; i++) {
         uint8_t t = rules[i].type;
-        if (t == 0 || t >= SIGIL_CHANNEL_NTYPES || (t & 1u) == 0 || ch->rules[t] != NULL || rules[i].handler == NULL) {
+        bool request = (t & 1u) != 0;
+        /* requests need a handler; answers (to our own requests) must not have one */
+        if (t == 0 || t >= SIGIL_CHANNEL_NTYPES || ch->rules[t] != NULL || request != (rules[i].handler != NULL) ||
+            (!request && (rules[i].once || rules[i].secret))) {
             free(ch);
             return sigil_errorf(SIGIL_ERR_ARG, "channel: dispatch rule %zu is invalid", i);
         }
         ch->rules[t] = &rules[i];
     }
     ch->fd = fd;
-    ch->state = SIGIL_CH_NEW;
+    atomic_init(&ch->state, SIGIL_CH_NEW);
     ch->ctx = handler_ctx;
     ch->read_timeout_ms = -1;
     ch->write_timeout_ms = DEFAULT_WRITE_TIMEOUT_MS;
     pthread_mutex_init(&ch->wlock, NULL);
+    pthread_mutex_init(&ch->mu, NULL);
+    pthread_cond_init(&ch->cv, NULL);
     *out = ch;
     return sigil_ok();
-}
-
-void sigil_channel_free(struct sigil_channel *ch)
-{
-    if (ch == NULL) {
-        return;
-    }
-    if (ch->fd >= 0) {
-        (void)close(ch->fd);
-    }
-    pthread_mutex_destroy(&ch->wlock);
-    free(ch);
-}
-
-void sigil_channel_set_timeouts(struct sigil_channel *ch, int read_timeout_ms, int write_timeout_ms)
-{
-    ch->read_timeout_ms = read_timeout_ms;
-    ch->write_timeout_ms = write_timeout_ms;
-}
-
-enum sigil_channel_state sigil_channel_state(const struct sigil_channel *ch) { return ch->state; }
-void sigil_channel_set_state(struct sigil_channel *ch, enum sigil_channel_state s) { ch->state = s; }
-int sigil_channel_fd(const struct sigil_channel *ch) { return ch->fd; }
-
-void sigil_channel_close(struct sigil_channel *ch)
-{
-    ch->state = SIGIL_CH_CLOSED;
-    if (ch->fd >= 0) {
-        /* shutdown, not close: a LOG writer on another thread may still hold the number */
-        (void)shutdown(ch->fd, SHUT_RDWR);
-    }
-}
-
-static bool rule_secret(uint8_t type, void *ctx)
-{
-    const struct sigil_channel *ch = ctx;
-    return type < SIGIL_CHANNEL_NTYPES && ch->rules[type] != NULL && ch->rules[type]->secret;
 }
 
 static void free_payload(uint8_t *p, size_t len, bool secure)
@@ -358,6 +360,62 @@ static void free_payload(uint8_t *p, size_t len, bool secure)
     }
 }
 
+void sigil_channel_free(struct sigil_channel *ch)
+{
+    if (ch == NULL) {
+        return;
+    }
+    if (ch->reader_started) {
+        sigil_channel_close(ch); /* the reader sees EOF */
+        pthread_join(ch->reader, NULL);
+    }
+    if (ch->fd >= 0) {
+        (void)close(ch->fd);
+    }
+    while (ch->qcount > 0) {
+        struct frame *f = &ch->q[ch->qhead];
+        free_payload(f->payload, f->len, f->secure);
+        ch->qhead = (ch->qhead + 1) % QUEUE_CAP;
+        ch->qcount--;
+    }
+    pthread_mutex_destroy(&ch->wlock);
+    pthread_mutex_destroy(&ch->mu);
+    pthread_cond_destroy(&ch->cv);
+    free(ch);
+}
+
+void sigil_channel_set_timeouts(struct sigil_channel *ch, int read_timeout_ms, int write_timeout_ms)
+{
+    ch->read_timeout_ms = read_timeout_ms;
+    ch->write_timeout_ms = write_timeout_ms;
+}
+
+enum sigil_channel_state sigil_channel_state(const struct sigil_channel *ch)
+{
+    return (enum sigil_channel_state)atomic_load(&ch->state);
+}
+void sigil_channel_set_state(struct sigil_channel *ch, enum sigil_channel_state s) { atomic_store(&ch->state, s); }
+int sigil_channel_fd(const struct sigil_channel *ch) { return ch->fd; }
+
+void sigil_channel_close(struct sigil_channel *ch)
+{
+    atomic_store(&ch->state, SIGIL_CH_CLOSED);
+    if (ch->fd >= 0) {
+        /* shutdown, not close: a LOG writer on another thread may still hold the number */
+        (void)shutdown(ch->fd, SHUT_RDWR);
+    }
+    /* wake callers waiting for answers and a dispatcher waiting for the reader */
+    pthread_mutex_lock(&ch->mu);
+    pthread_cond_broadcast(&ch->cv);
+    pthread_mutex_unlock(&ch->mu);
+}
+
+static bool rule_secret(uint8_t type, void *ctx)
+{
+    const struct sigil_channel *ch = ctx;
+    return type < SIGIL_CHANNEL_NTYPES && ch->rules[type] != NULL && ch->rules[type]->secret;
+}
+
 /* Closes and returns err with a detail naming the violation. */
 #define VIOLATION(err, ...)                                                                                            \
     do {                                                                                                               \
@@ -366,61 +424,232 @@ static void free_payload(uint8_t *p, size_t len, bool secure)
         goto out;                                                                                                      \
     } while (0)
 
-sigil_result sigil_channel_dispatch_one(struct sigil_channel *ch)
+/* The rule for type, checked against the current state: NULL after a violation (ret set). */
+static const struct sigil_channel_rule *permitted(struct sigil_channel *ch, uint8_t type, sigil_result *res)
 {
-    if (ch->state == SIGIL_CH_CLOSED) {
-        return sigil_errorf(SIGIL_ERR_NOT_READY, "channel: closed");
-    }
     sigil_result ret = sigil_ok();
-    uint8_t type = 0, *payload = NULL;
-    size_t len = 0;
-    bool secure = false;
-    json_t *msg = NULL;
-    ret = sigil_frame_read(ch->fd, &type, &payload, &len, &secure, rule_secret, ch, ch->read_timeout_ms);
-    if (!sigil_is_ok(ret)) {
-        sigil_channel_close(ch);
-        goto out;
-    }
     const struct sigil_channel_rule *rule = type < SIGIL_CHANNEL_NTYPES ? ch->rules[type] : NULL;
+    enum sigil_channel_state st = sigil_channel_state(ch);
     if (rule == NULL) {
         VIOLATION(SIGIL_ERR_FORBIDDEN, "channel: message type %u is not accepted here", type);
     }
-    if ((rule->states_mask & SIGIL_CH_MASK(ch->state)) == 0) {
+    if ((rule->states_mask & SIGIL_CH_MASK(st)) == 0) {
         VIOLATION(SIGIL_ERR_FORBIDDEN, "channel: %s is not allowed in state %s", sigil_msg_type_name(type),
-                  sigil_channel_state_name(ch->state));
+                  sigil_channel_state_name(st));
     }
     if (rule->once && ch->used[type]) {
         VIOLATION(SIGIL_ERR_FORBIDDEN, "channel: %s may be sent only once", sigil_msg_type_name(type));
     }
-    ja_secret = secure && ja_installed;
+    return rule;
+out:
+    *res = ret;
+    return NULL;
+}
+
+/* Parses a payload into a JSON object with an integer "id" >= 0 (else a violation). */
+static sigil_result parse_msg(struct sigil_channel *ch, const struct frame *f, json_t **msg, int64_t *id)
+{
+    sigil_result ret = sigil_ok();
     json_error_t jerr;
-    msg = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, &jerr);
+    ja_secret = f->secure && ja_installed;
+    *msg = json_loadb((const char *)f->payload, f->len, JSON_REJECT_DUPLICATES, &jerr);
     ja_secret = false;
-    if (msg == NULL || !json_is_object(msg)) {
-        VIOLATION(SIGIL_ERR_PARSE, "channel: %s payload is not a JSON object", sigil_msg_type_name(type));
+    if (*msg == NULL || !json_is_object(*msg)) {
+        VIOLATION(SIGIL_ERR_PARSE, "channel: %s payload is not a JSON object", sigil_msg_type_name(f->type));
     }
-    json_t *idv = json_object_get(msg, "id");
+    json_t *idv = json_object_get(*msg, "id");
     if (!json_is_integer(idv) || json_integer_value(idv) < 0) {
-        VIOLATION(SIGIL_ERR_PARSE, "channel: %s has no integer \"id\"", sigil_msg_type_name(type));
+        VIOLATION(SIGIL_ERR_PARSE, "channel: %s has no integer \"id\"", sigil_msg_type_name(f->type));
     }
-    int64_t id = (int64_t)json_integer_value(idv);
-    /* The raw text is no longer needed: wipe it before the handler runs (it may take seconds). */
-    free_payload(payload, len, secure);
-    payload = NULL;
-    enum sigil_channel_verdict v = rule->handler(ch, msg, id, ch->ctx);
-    if (v == SIGIL_CH_CLOSE) {
-        VIOLATION(SIGIL_ERR_FORBIDDEN, "channel: %s rejected as a protocol violation", sigil_msg_type_name(type));
+    *id = (int64_t)json_integer_value(idv);
+out:
+    return ret;
+}
+
+/* An answer to one of our requests: hand it to the waiting caller. An answer nobody asked for
+ * (an unknown id, or the wrong type for the id) is a violation; a late answer to a request that
+ * timed out is dropped. Takes ownership of f's payload. */
+static sigil_result handle_answer(struct sigil_channel *ch, struct frame *f)
+{
+    sigil_result ret = sigil_ok();
+    json_t *msg = NULL;
+    int64_t id = 0;
+    if (permitted(ch, f->type, &ret) == NULL) {
+        goto out;
     }
-    if (v == SIGIL_CH_DONE && rule->once) {
-        ch->used[type] = true;
+    SIGIL_GUARD_GOTO(parse_msg(ch, f, &msg, &id));
+    pthread_mutex_lock(&ch->mu);
+    struct call *c = ch->calls;
+    while (c != NULL && c->id != id) {
+        c = c->next;
     }
-    ret = sigil_ok();
+    if (c != NULL && (c->done || (f->type != c->want && f->type != SIGIL_MSG_ERROR))) {
+        uint8_t want = c->want;
+        pthread_mutex_unlock(&ch->mu);
+        VIOLATION(SIGIL_ERR_FORBIDDEN, "channel: %s for request %lld where %s was due", sigil_msg_type_name(f->type),
+                  (long long)id, sigil_msg_type_name(want));
+    }
+    if (c == NULL) {
+        bool late = false;
+        for (size_t i = 0; i < ch->nexpired && i < EXPIRED_CAP; i++) {
+            late = late || ch->expired[i] == id;
+        }
+        pthread_mutex_unlock(&ch->mu);
+        if (late) {
+            goto out; /* dropped */
+        }
+        VIOLATION(SIGIL_ERR_FORBIDDEN, "channel: %s answers id %lld, which no request is waiting for",
+                  sigil_msg_type_name(f->type), (long long)id);
+    }
+    c->answer = msg;
+    c->got = f->type;
+    c->done = true;
+    msg = NULL;
+    pthread_cond_broadcast(&ch->cv);
+    pthread_mutex_unlock(&ch->mu);
 out:
     json_decref(msg);
-    if (payload != NULL) {
-        free_payload(payload, len, secure);
+    free_payload(f->payload, f->len, f->secure);
+    f->payload = NULL;
+    return ret;
+}
+
+/* A request from the peer: rule, state and once checks, then the handler. Takes ownership of
+ * f's payload. */
+static sigil_result handle_request(struct sigil_channel *ch, struct frame *f)
+{
+    sigil_result ret = sigil_ok();
+    json_t *msg = NULL;
+    int64_t id = 0;
+    const struct sigil_channel_rule *rule = permitted(ch, f->type, &ret);
+    if (rule == NULL) {
+        goto out;
+    }
+    SIGIL_GUARD_GOTO(parse_msg(ch, f, &msg, &id));
+    /* The raw text is no longer needed: wipe it before the handler runs (it may take seconds). */
+    free_payload(f->payload, f->len, f->secure);
+    f->payload = NULL;
+    enum sigil_channel_verdict v = rule->handler(ch, msg, id, ch->ctx);
+    if (v == SIGIL_CH_CLOSE) {
+        VIOLATION(SIGIL_ERR_FORBIDDEN, "channel: %s rejected as a protocol violation", sigil_msg_type_name(f->type));
+    }
+    if (v == SIGIL_CH_DONE && rule->once) {
+        ch->used[f->type] = true;
+    }
+out:
+    json_decref(msg);
+    if (f->payload != NULL) {
+        free_payload(f->payload, f->len, f->secure);
+        f->payload = NULL;
     }
     return ret;
+}
+
+static sigil_result read_one(struct sigil_channel *ch, struct frame *f)
+{
+    memset(f, 0, sizeof *f);
+    sigil_result r =
+        sigil_frame_read(ch->fd, &f->type, &f->payload, &f->len, &f->secure, rule_secret, ch, ch->read_timeout_ms);
+    if (!sigil_is_ok(r)) {
+        sigil_channel_close(ch);
+    }
+    return r;
+}
+
+static void *reader_main(void *arg)
+{
+    struct sigil_channel *ch = arg;
+    sigil_result r = sigil_ok();
+    for (;;) {
+        struct frame f;
+        r = read_one(ch, &f);
+        if (!sigil_is_ok(r)) {
+            break;
+        }
+        if ((f.type & 1u) == 0) {
+            r = handle_answer(ch, &f);
+            if (!sigil_is_ok(r)) {
+                break;
+            }
+            continue;
+        }
+        pthread_mutex_lock(&ch->mu);
+        if (ch->qcount == QUEUE_CAP) {
+            pthread_mutex_unlock(&ch->mu);
+            free_payload(f.payload, f.len, f.secure);
+            r = sigil_errorf(SIGIL_ERR_FORBIDDEN, "channel: more than %d requests sent without waiting for answers",
+                             QUEUE_CAP);
+            sigil_channel_close(ch);
+            break;
+        }
+        ch->q[(ch->qhead + ch->qcount) % QUEUE_CAP] = f;
+        ch->qcount++;
+        pthread_cond_broadcast(&ch->cv);
+        pthread_mutex_unlock(&ch->mu);
+    }
+    pthread_mutex_lock(&ch->mu);
+    ch->reader_done = true;
+    ch->reader_err = r.code;
+    (void)snprintf(ch->reader_detail, sizeof ch->reader_detail, "%s", sigil_error_detail());
+    pthread_cond_broadcast(&ch->cv);
+    pthread_mutex_unlock(&ch->mu);
+    return NULL;
+}
+
+sigil_result sigil_channel_start_reader(struct sigil_channel *ch)
+{
+    SIGIL_ENSURE(!ch->reader_started, SIGIL_ERR_ARG);
+    if (pthread_create(&ch->reader, NULL, reader_main, ch) != 0) {
+        return sigil_errorf(SIGIL_ERR_INTERNAL, "channel: cannot start the reader thread");
+    }
+    ch->reader_started = true;
+    return sigil_ok();
+}
+
+static sigil_result dispatch_one(struct sigil_channel *ch)
+{
+    struct frame f;
+    if (ch->reader_started) {
+        pthread_mutex_lock(&ch->mu);
+        while (ch->qcount == 0 && !ch->reader_done) {
+            pthread_cond_wait(&ch->cv, &ch->mu);
+        }
+        /* Once the reader stopped (peer gone or a violation), queued requests are dropped. */
+        if (ch->qcount == 0 || ch->reader_done) {
+            enum sigil_err code = ch->reader_err != SIGIL_OK ? ch->reader_err : SIGIL_ERR_NOT_READY;
+            char detail[sizeof ch->reader_detail];
+            memcpy(detail, ch->reader_detail, sizeof detail);
+            pthread_mutex_unlock(&ch->mu);
+            sigil_channel_close(ch);
+            return sigil_errorf(code, "%s", detail[0] ? detail : "channel: closed");
+        }
+        f = ch->q[ch->qhead];
+        ch->qhead = (ch->qhead + 1) % QUEUE_CAP;
+        ch->qcount--;
+        pthread_mutex_unlock(&ch->mu);
+        if (sigil_channel_state(ch) == SIGIL_CH_CLOSED) {
+            free_payload(f.payload, f.len, f.secure);
+            return sigil_errorf(SIGIL_ERR_NOT_READY, "channel: closed");
+        }
+        return handle_request(ch, &f);
+    }
+    if (sigil_channel_state(ch) == SIGIL_CH_CLOSED) {
+        return sigil_errorf(SIGIL_ERR_NOT_READY, "channel: closed");
+    }
+    SIGIL_GUARD(read_one(ch, &f));
+    return (f.type & 1u) == 0 ? handle_answer(ch, &f) : handle_request(ch, &f);
+}
+
+sigil_result sigil_channel_dispatch_one(struct sigil_channel *ch)
+{
+    if (ch->close_reported) {
+        return sigil_errorf(SIGIL_ERR_NOT_READY, "channel: closed");
+    }
+    sigil_result r = dispatch_one(ch);
+    if (!sigil_is_ok(r) && sigil_channel_state(ch) == SIGIL_CH_CLOSED) {
+        ch->close_reported = true;
+    }
+    return r;
 }
 
 sigil_result sigil_channel_send(struct sigil_channel *ch, uint8_t type, int64_t id, json_t *obj)
@@ -430,7 +659,7 @@ sigil_result sigil_channel_send(struct sigil_channel *ch, uint8_t type, int64_t 
         return sigil_error(SIGIL_ERR_NOMEM);
     }
     pthread_mutex_lock(&ch->wlock);
-    sigil_result r = ch->state == SIGIL_CH_CLOSED && type != SIGIL_MSG_SHUTDOWN_OK
+    sigil_result r = sigil_channel_state(ch) == SIGIL_CH_CLOSED && type != SIGIL_MSG_SHUTDOWN_OK
                          ? sigil_errorf(SIGIL_ERR_NOT_READY, "channel: closed")
                          : sigil_frame_write_json(ch->fd, type, obj, ch->write_timeout_ms);
     pthread_mutex_unlock(&ch->wlock);
@@ -446,6 +675,101 @@ sigil_result sigil_channel_send_error(struct sigil_channel *ch, int64_t id, cons
     sigil_result r = sigil_channel_send(ch, SIGIL_MSG_ERROR, id, o);
     json_decref(o);
     return r;
+}
+
+static void unlink_call(struct sigil_channel *ch, struct call *c)
+{
+    for (struct call **p = &ch->calls; *p != NULL; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            return;
+        }
+    }
+}
+
+sigil_result sigil_channel_call(struct sigil_channel *ch, uint8_t type, json_t *obj, int timeout_ms, json_t **answer)
+{
+    SIGIL_ENSURE(ch != NULL && obj != NULL && answer != NULL, SIGIL_ERR_ARG);
+    *answer = NULL;
+    uint8_t want = (uint8_t)(type + 1);
+    if ((type & 1u) == 0 || want >= SIGIL_CHANNEL_NTYPES || ch->rules[want] == NULL) {
+        return sigil_errorf(SIGIL_ERR_ARG, "channel: %s has no permitted answer", sigil_msg_type_name(type));
+    }
+    struct call c = {.want = want};
+    pthread_mutex_lock(&ch->mu);
+    if (sigil_channel_state(ch) == SIGIL_CH_CLOSED) {
+        pthread_mutex_unlock(&ch->mu);
+        return sigil_errorf(SIGIL_ERR_NOT_READY, "channel: closed");
+    }
+    c.id = ++ch->next_call_id;
+    c.next = ch->calls;
+    ch->calls = &c;
+    pthread_mutex_unlock(&ch->mu);
+
+    sigil_result r = sigil_channel_send(ch, type, c.id, obj);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    int64_t ns = dl.tv_nsec + (int64_t)(timeout_ms > 0 ? timeout_ms % 1000 : 0) * 1000000;
+    dl.tv_sec += (timeout_ms > 0 ? timeout_ms / 1000 : 0) + ns / 1000000000;
+    dl.tv_nsec = (long)(ns % 1000000000);
+    pthread_mutex_lock(&ch->mu);
+    while (sigil_is_ok(r) && !c.done && sigil_channel_state(ch) != SIGIL_CH_CLOSED) {
+        int rc = timeout_ms < 0 ? pthread_cond_wait(&ch->cv, &ch->mu) : pthread_cond_timedwait(&ch->cv, &ch->mu, &dl);
+        if (rc == ETIMEDOUT && !c.done) {
+            ch->expired[ch->nexpired++ % EXPIRED_CAP] = c.id;
+            r = sigil_errorf(SIGIL_ERR_IO, "channel: no answer to %s within %d ms", sigil_msg_type_name(type),
+                             timeout_ms);
+        }
+    }
+    if (sigil_is_ok(r) && !c.done) {
+        r = sigil_errorf(SIGIL_ERR_NOT_READY, "channel: closed while waiting for the answer to %s",
+                         sigil_msg_type_name(type));
+    }
+    unlink_call(ch, &c);
+    pthread_mutex_unlock(&ch->mu);
+    if (!sigil_is_ok(r)) {
+        json_decref(c.answer);
+        return r;
+    }
+    if (c.got == SIGIL_MSG_ERROR) {
+        const char *code = json_string_value(json_object_get(c.answer, "code"));
+        const char *msg = json_string_value(json_object_get(c.answer, "message"));
+        r = sigil_errorf(SIGIL_ERR_NOT_READY, "%s refused: %s%s%.200s", sigil_msg_type_name(type),
+                         code != NULL ? code : "error", msg != NULL ? ": " : "", msg != NULL ? msg : "");
+        json_decref(c.answer);
+        return r;
+    }
+    *answer = c.answer;
+    return sigil_ok();
+}
+
+/* ---------------------------------------------------------------- AUDIT payloads */
+
+const char *sigil_channel_audit_lines_problem(const char *text, size_t len, size_t max_line, uint64_t *nlines)
+{
+    *nlines = 0;
+    if (text == NULL || len == 0 || text[len - 1] != '\n') {
+        return "lines must be non-empty and end with a newline";
+    }
+    if (memchr(text, '\0', len) != NULL) {
+        return "lines hold a NUL byte";
+    }
+    for (size_t off = 0; off < len;) {
+        const char *nl = memchr(text + off, '\n', len - off);
+        size_t n = (size_t)(nl - (text + off)); /* nl != NULL: the text ends with one */
+        if (n == 0 || n + 1 > max_line) {
+            return "an empty line, or one over the audit line limit";
+        }
+        json_t *j = json_loadb(text + off, n, JSON_REJECT_DUPLICATES, NULL);
+        bool obj = json_is_object(j);
+        json_decref(j);
+        if (!obj) {
+            return "a line that is not a JSON object";
+        }
+        (*nlines)++;
+        off += n + 1;
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- transports */

@@ -18,7 +18,7 @@
 #include "common/result.h"
 
 #define SIGIL_FRAME_MAX      (4u * 1024u * 1024u)
-#define SIGIL_CHANNEL_NTYPES 13 /* types 1..12 */
+#define SIGIL_CHANNEL_NTYPES 15 /* types 1..14 */
 
 /* Requests are odd, answers even. */
 enum sigil_msg_type {
@@ -34,6 +34,8 @@ enum sigil_msg_type {
     SIGIL_MSG_KEYGEN_OK = 10,
     SIGIL_MSG_LOG = 11,
     SIGIL_MSG_ERROR = 12,
+    SIGIL_MSG_AUDIT = 13,    /* sigild -> host: audit lines to append durably */
+    SIGIL_MSG_AUDIT_OK = 14, /* host -> sigild: appended and fdatasync'ed */
 };
 
 enum sigil_channel_state {
@@ -89,9 +91,15 @@ typedef enum sigil_channel_verdict (*sigil_channel_handler)(struct sigil_channel
                                                             void *ctx);
 
 /* Field order follows the table as it is read (type, states, once); the padding is irrelevant for a
- * handful of static rules. */
+ * handful of static rules.
+ *
+ * A rule for an odd type admits the peer's requests of that type (handler required). A rule for an
+ * even type admits answers of that type to this side's own requests (sigil_channel_call), in the
+ * listed states; it has no handler and is never once or secret. An answer whose id no call of ours
+ * is waiting for, or of the wrong type for that id, is a violation; a late answer to a call that
+ * timed out is dropped. */
 struct sigil_channel_rule { /* NOLINT(clang-analyzer-optin.performance.Padding) */
-    uint8_t type;           /* an odd (request) type */
+    uint8_t type;           /* a request (odd) or an answer (even) type */
     unsigned states_mask;   /* SIGIL_CH_MASK(state) | ... */
     bool once;              /* at most one SIGIL_CH_DONE for this type over the channel's life */
     bool secret;            /* payload carries credentials: read into secure memory, parsed with a wiping allocator */
@@ -107,11 +115,12 @@ void sigil_channel_use_secure_json(void);
 
 /* Wraps a connected fd (the channel owns it and closes it on free). rules (borrowed, must outlive
  * the channel) is the whole policy: a type absent from it is refused. Errors: SIGIL_ERR_NOMEM,
- * SIGIL_ERR_ARG (a rule with an even or out-of-range type, or a type listed twice). */
+ * SIGIL_ERR_ARG (an out-of-range type, a type listed twice, a request rule without a handler or
+ * an answer rule with one, or an answer rule marked once or secret). */
 SIGIL_RESULT sigil_channel_new(struct sigil_channel **out, int fd, const struct sigil_channel_rule *rules,
                                size_t nrules, void *handler_ctx);
 
-/* Closes the fd (if still open) and frees. NULL is a no-op. */
+/* Stops the reader thread (if started), closes the fd and frees. NULL is a no-op. */
 void sigil_channel_free(struct sigil_channel *ch);
 
 /* Per-frame read timeout for dispatch (default: -1, wait forever for the next frame; once the
@@ -123,13 +132,31 @@ enum sigil_channel_state sigil_channel_state(const struct sigil_channel *ch);
 void sigil_channel_set_state(struct sigil_channel *ch, enum sigil_channel_state s);
 int sigil_channel_fd(const struct sigil_channel *ch);
 
-/* Reads one frame and dispatches it. Returns SIGIL_OK after a handler ran (whatever it answered).
- * Any violation (bad length, unknown or unpermitted type, a second `once`, a payload that is not
- * a JSON object with an integer "id" >= 0, a handler returning SIGIL_CH_CLOSE) closes the
- * channel: the fd is shut down, the state becomes CLOSED and the error is returned with a detail
- * naming the violation (never payload content). Peer EOF: SIGIL_ERR_NOT_FOUND, channel CLOSED.
- * On a CLOSED channel: SIGIL_ERR_NOT_READY. */
+/* Reads one frame and dispatches it. Returns SIGIL_OK after a handler ran (whatever it answered)
+ * or an answer was handed to its caller. Any violation (bad length, unknown or unpermitted type, a
+ * second `once`, a payload that is not a JSON object with an integer "id" >= 0, a handler
+ * returning SIGIL_CH_CLOSE, an answer nobody waits for) closes the channel: the fd is shut down,
+ * the state becomes CLOSED and the error is returned with a detail naming the violation (never
+ * payload content). Peer EOF: SIGIL_ERR_NOT_FOUND, channel CLOSED. On a CLOSED channel:
+ * SIGIL_ERR_NOT_READY.
+ * With the reader thread running, the frame comes from its queue (requests only; it delivers
+ * answers itself) and reader-side violations are returned here. */
 SIGIL_RESULT sigil_channel_dispatch_one(struct sigil_channel *ch);
+
+/* Starts a thread that reads every frame: answers go straight to the sigil_channel_call waiting
+ * for them, requests are queued (at most 8; more without waiting for answers is a violation) for
+ * sigil_channel_dispatch_one, which runs the rule checks and handlers on its own thread. Needed
+ * when a handler, or a thread that must not wait behind a slow handler, calls
+ * sigil_channel_call. Errors: SIGIL_ERR_ARG (already started), SIGIL_ERR_INTERNAL. */
+SIGIL_RESULT sigil_channel_start_reader(struct sigil_channel *ch);
+
+/* Sends a request of this side (odd type; its answer type + 1 must have an answer rule) with a
+ * fresh id and waits up to timeout_ms (< 0: forever) for the answer, which is read by the reader
+ * thread or by whichever thread is in sigil_channel_dispatch_one. Thread-safe: several calls may
+ * wait at once. Out: *answer (new reference). Errors: SIGIL_ERR_IO (send failed, or no answer in
+ * time: a later answer to it is dropped), SIGIL_ERR_NOT_READY (the peer answered ERROR: the detail
+ * holds its code and message; or the channel closed), SIGIL_ERR_ARG. obj's "id" is overwritten. */
+SIGIL_RESULT sigil_channel_call(struct sigil_channel *ch, uint8_t type, json_t *obj, int timeout_ms, json_t **answer);
 
 /* Sends an answer of the given type; obj's "id" is set to id. Thread-safe (one writer lock, so
  * LOG frames from other threads never interleave with answers). */
@@ -140,6 +167,11 @@ SIGIL_RESULT sigil_channel_send_error(struct sigil_channel *ch, int64_t id, cons
 
 /* Closes the channel now (state CLOSED, fd shut down). Idempotent. */
 void sigil_channel_close(struct sigil_channel *ch);
+
+/* Checks an AUDIT frame's "lines" (docs/enclave.md): non-empty, whole lines each ending in '\n',
+ * each a JSON object of at most max_line bytes with its newline, no NUL byte. Returns NULL when
+ * the text may be appended (*nlines = the number of lines), else a short reason. */
+const char *sigil_channel_audit_lines_problem(const char *text, size_t len, size_t max_line, uint64_t *nlines);
 
 /* ---- transports ----
  *   unix:/abs/path      AF_UNIX stream socket

@@ -76,11 +76,24 @@ static void on_keygen(struct sigil_http_req *req, void *ctx)
     uint64_t count = 0;
     const char *net = NULL, *wa = NULL;
     uint8_t addr[20];
-    if (!sigil_is_ok(sigil_json_parse(&j, (const char *)body, len, KEYGEN_MAX_BODY)) || !json_is_object(j) ||
-        !sigil_is_ok(sigil_json_get_u64(&count, j, "count")) || count == 0 || count > 1000 ||
-        !sigil_is_ok(sigil_json_get_string(&net, j, "network")) || strlen(net) > 64 ||
-        !sigil_is_ok(sigil_json_get_string(&wa, j, "withdrawal_address")) ||
-        !sigil_is_ok(sigil_json_get_hex(addr, sizeof addr, j, "withdrawal_address"))) {
+    bool parsed = sigil_is_ok(sigil_json_parse(&j, (const char *)body, len, KEYGEN_MAX_BODY)) && json_is_object(j);
+    const json_t *chain = parsed ? json_object_get(j, "chain") : NULL;
+    bool eth1 = json_is_string(chain) && strcmp(json_string_value(chain), "eth1") == 0;
+    if (!parsed ||
+        (chain != NULL && !eth1 && !(json_is_string(chain) && strcmp(json_string_value(chain), "eth2") == 0))) {
+        json_decref(j);
+        sigil_http_respond_error(req, 400, "expected a JSON object with \"chain\": \"eth2\" (default) or \"eth1\"");
+        return;
+    }
+    if (eth1 && (!sigil_is_ok(sigil_json_get_u64(&count, j, "count")) || count == 0 || count > 100)) {
+        json_decref(j);
+        sigil_http_respond_error(req, 400, "expected {\"chain\":\"eth1\",\"count\":1..100}");
+        return;
+    }
+    if (!eth1 && (!sigil_is_ok(sigil_json_get_u64(&count, j, "count")) || count == 0 || count > 1000 ||
+                  !sigil_is_ok(sigil_json_get_string(&net, j, "network")) || strlen(net) > 64 ||
+                  !sigil_is_ok(sigil_json_get_string(&wa, j, "withdrawal_address")) ||
+                  !sigil_is_ok(sigil_json_get_hex(addr, sizeof addr, j, "withdrawal_address")))) {
         json_decref(j);
         sigil_http_respond_error(req, 400, "expected {\"count\":1..1000,\"network\":NAME,\"withdrawal_address\":0x..}");
         return;

@@ -1,13 +1,16 @@
 /* Supervisor (see supervisor.h). One thread owns the control channel; the status API and keygen
  * requests meet it under one mutex. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "channel/channel.h"
 #include "common/hex.h"
 #include "common/io.h"
@@ -29,30 +32,45 @@ struct sigil_supervisor {
     struct sigil_host_config cfg;
     const struct sigil_launcher_ops *ops;
     pthread_t th;
-    bool started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop;
     /* status (under mu) */
+    uint64_t keys_loaded, keys_expected, restarts;
+    struct timespec t0;
+    double ready_since;
     char state[32];
     char pcr0[97];
     char last_error[1024];
     char http_target[160];
-    uint64_t keys_loaded, keys_expected, restarts;
-    struct timespec t0;
-    double ready_since;
+    /* what sigild reports about its wallet (under mu) */
+    uint64_t eth1_keys;
+    uint64_t audit_next_seq;
+    uint64_t audit_lines; /* lines stored by this host since it started */
+    char policy_hash[67];
+    char policy_state[16];
+    char wallet[16];
+    char audit_signer[43];
     /* keygen hand-off (under mu) */
     const json_t *kg_req;
     json_t *kg_resp;
     sigil_result kg_res;
     char kg_err[256];
-    bool kg_pending, kg_done;
     /* control channel (supervisor thread only) */
     struct sigil_enclave enc;
     int64_t next_id;
+    int wake_fd; /* eventfd: a keygen request or stop while the supervisor polls the channel */
+    /* the audit log file (supervisor thread only, except audit_path) */
+    struct sigil_audit_sink audit;
+    uint64_t audit_seq0; /* the file's next seq when this life of sigild started */
+    uint8_t audit_prev[32];
+    char audit_path[4096];
     /* sigild's last ERROR text in full (the thread's error detail holds only 256 bytes, which cut
      * off the part of a KMS refusal that names the failed condition) */
     char peer_error[768];
+    bool started;
+    bool stop;                /* under mu */
+    bool kg_pending, kg_done; /* under mu */
+    bool audit_open;
 };
 
 static double mono_s(void)
@@ -95,6 +113,20 @@ SIGIL_RESULT sigil_supervisor_new(struct sigil_supervisor **out, const struct si
     s->ops = ops;
     s->enc.control_fd = -1;
     s->enc.pid = -1;
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->wake_fd < 0) {
+        free(s);
+        return sigil_errorf(SIGIL_ERR_IO, "eventfd: %s", strerror(errno));
+    }
+    int pn = cfg->audit_log != NULL
+                 ? snprintf(s->audit_path, sizeof s->audit_path, "%s", cfg->audit_log)
+                 : snprintf(s->audit_path, sizeof s->audit_path, "%s/audit.jsonl",
+                            cfg->launch.data_dir != NULL ? cfg->launch.data_dir : cfg->launch.run_dir);
+    if (pn <= 0 || (size_t)pn >= sizeof s->audit_path) {
+        (void)close(s->wake_fd);
+        free(s);
+        return sigil_errorf(SIGIL_ERR_CONFIG, "the audit log path is too long");
+    }
     (void)pthread_mutex_init(&s->mu, NULL);
     (void)pthread_cond_init(&s->cv, NULL);
     (void)snprintf(s->state, sizeof s->state, "STARTING");
@@ -123,6 +155,16 @@ json_t *sigil_supervisor_status(struct sigil_supervisor *s)
                   "keys_loaded", (json_int_t)s->keys_loaded, "keys_expected", (json_int_t)s->keys_expected, "restarts",
                   (json_int_t)s->restarts, "uptime_s", up, "last_error", s->last_error[0] ? s->last_error : NULL,
                   "launcher", s->ops->name, "http_target", s->http_target);
+    if (j != NULL) {
+        json_object_set_new(j, "policy_hash", s->policy_hash[0] ? json_string(s->policy_hash) : json_null());
+        json_object_set_new(j, "policy", s->policy_state[0] ? json_string(s->policy_state) : json_null());
+        json_object_set_new(j, "eth1_keys", json_integer((json_int_t)s->eth1_keys));
+        json_object_set_new(j, "wallet", s->wallet[0] ? json_string(s->wallet) : json_null());
+        json_object_set_new(j, "audit",
+                            json_pack("{s:s, s:I, s:s?, s:I}", "log", s->audit_path, "lines_stored",
+                                      (json_int_t)s->audit_lines, "signer", s->audit_signer[0] ? s->audit_signer : NULL,
+                                      "next_seq", (json_int_t)s->audit_next_seq));
+    }
     pthread_mutex_unlock(&s->mu);
     return j;
 }
@@ -138,7 +180,122 @@ static SIGIL_RESULT send_msg(struct sigil_supervisor *s, uint8_t type, json_t *o
     return sigil_frame_write_json(s->enc.control_fd, type, obj, 10000);
 }
 
-/* Reads frames until the answer to id: LOG frames are relayed to our log, an ERROR becomes
+/* ---------------- sigild's own messages: LOG and AUDIT ---------------- */
+
+/* Reads one frame from sigild as a JSON object. */
+static SIGIL_RESULT read_json_frame(struct sigil_supervisor *s, uint8_t *type, json_t **out, int timeout_ms)
+{
+    *out = NULL;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    bool secure = false;
+    SIGIL_GUARD(sigil_frame_read(s->enc.control_fd, type, &payload, &len, &secure, NULL, NULL, timeout_ms));
+    json_t *j = NULL;
+    sigil_result r = sigil_json_parse(&j, (const char *)payload, len, SIGIL_FRAME_MAX);
+    if (secure) {
+        sigil_secure_free(payload);
+    } else {
+        free(payload);
+    }
+    if (!sigil_is_ok(r) || !json_is_object(j)) {
+        json_decref(j);
+        return sigil_errorf(SIGIL_ERR_PARSE, "sigild sent a %s frame that is not a JSON object",
+                            sigil_msg_type_name(*type));
+    }
+    *out = j;
+    return sigil_ok();
+}
+
+static SIGIL_RESULT answer_error(struct sigil_supervisor *s, json_int_t id, const char *code, const char *msg)
+{
+    json_t *o = json_pack("{s:I, s:s, s:s}", "id", id, "code", code, "message", msg);
+    sigil_result r =
+        o != NULL ? sigil_frame_write_json(s->enc.control_fd, SIGIL_MSG_ERROR, o, 10000) : sigil_error(SIGIL_ERR_NOMEM);
+    json_decref(o);
+    return r;
+}
+
+/* AUDIT {"id","lines"}: append, fdatasync (the sink), answer AUDIT_OK; ERROR when the lines are
+ * malformed or cannot be stored (the file stays closed until sigild's next start). A malformed
+ * frame (no id) is a broken enclave. */
+static SIGIL_RESULT on_audit(struct sigil_supervisor *s, const json_t *j)
+{
+    const json_t *jid = json_object_get(j, "id"), *jl = json_object_get(j, "lines");
+    if (!json_is_integer(jid) || json_integer_value(jid) < 0) {
+        return sigil_errorf(SIGIL_ERR_PARSE, "sigild sent an AUDIT without an integer id");
+    }
+    json_int_t id = json_integer_value(jid);
+    if (!json_is_string(jl)) {
+        return answer_error(s, id, "bad_request", "AUDIT needs \"lines\": a string");
+    }
+    uint64_t nlines = 0;
+    /* The host cannot judge the chain, but it must not let garbage into the file it reads back at
+     * the next start. */
+    const char *why =
+        sigil_channel_audit_lines_problem(json_string_value(jl), json_string_length(jl), SIGIL_AUDIT_MAX_LINE, &nlines);
+    if (why != NULL) {
+        SIGIL_LOG_WARN("audit records refused", SIGIL_LOG_STR("reason", why));
+        return answer_error(s, id, "bad_request", why);
+    }
+    if (!s->audit_open) {
+        return answer_error(s, id, "audit_io", "the host's audit log is not open");
+    }
+    sigil_result r = s->audit.write(s->audit.ctx, json_string_value(jl), json_string_length(jl));
+    if (!sigil_is_ok(r)) {
+        char msg[512];
+        (void)snprintf(msg, sizeof msg, "storing audit records in %s failed: %s", s->audit_path,
+                       *sigil_error_detail() ? sigil_error_detail() : sigil_strerror(r.code));
+        if (s->audit.close != NULL) {
+            s->audit.close(s->audit.ctx);
+        }
+        s->audit_open = false;
+        set_state(s, "READY", msg); /* keeps the state, records the error */
+        return answer_error(s, id, "audit_io", msg);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->audit_lines += nlines;
+    pthread_mutex_unlock(&s->mu);
+    json_t *ok = json_pack("{s:I}", "id", id);
+    r = ok != NULL ? sigil_frame_write_json(s->enc.control_fd, SIGIL_MSG_AUDIT_OK, ok, 10000)
+                   : sigil_error(SIGIL_ERR_NOMEM);
+    json_decref(ok);
+    return r;
+}
+
+/* LOG and AUDIT, whenever they come. *handled is false for any other type (left to the caller). */
+static SIGIL_RESULT serve_unprompted(struct sigil_supervisor *s, uint8_t type, const json_t *j, bool *handled)
+{
+    *handled = true;
+    if (type == SIGIL_MSG_LOG) {
+        char *line = json_dumps(j, JSON_COMPACT);
+        if (line != NULL) {
+            (void)fprintf(stderr, "%s\n", line);
+            free(line);
+        }
+        return sigil_ok();
+    }
+    if (type == SIGIL_MSG_AUDIT) {
+        return on_audit(s, j);
+    }
+    *handled = false;
+    return sigil_ok();
+}
+
+/* (Re)opens the audit log for a new life of sigild: its tail (next seq, hash of the last line) is
+ * where sigild's chain continues; a torn last line is cut off by the audit module. */
+static SIGIL_RESULT audit_reopen(struct sigil_supervisor *s)
+{
+    if (s->audit_open && s->audit.close != NULL) {
+        s->audit.close(s->audit.ctx);
+    }
+    s->audit_open = false;
+    memset(&s->audit, 0, sizeof s->audit);
+    SIGIL_GUARD(sigil_audit_file_sink(&s->audit, s->audit_path, &s->audit_seq0, s->audit_prev));
+    s->audit_open = true;
+    return sigil_ok();
+}
+
+/* Reads frames until the answer to id: LOG and AUDIT frames are served, an ERROR becomes
  * SIGIL_ERR_NOT_READY with sigild's message as detail, anything else closes the channel. */
 static SIGIL_RESULT expect(struct sigil_supervisor *s, uint8_t want, int64_t id, json_t **out, int timeout_ms)
 {
@@ -146,29 +303,13 @@ static SIGIL_RESULT expect(struct sigil_supervisor *s, uint8_t want, int64_t id,
     s->peer_error[0] = '\0';
     for (;;) {
         uint8_t type = 0;
-        uint8_t *payload = NULL;
-        size_t len = 0;
-        bool secure = false;
-        SIGIL_GUARD(sigil_frame_read(s->enc.control_fd, &type, &payload, &len, &secure, NULL, NULL, timeout_ms));
         json_t *j = NULL;
-        sigil_result r = sigil_json_parse(&j, (const char *)payload, len, SIGIL_FRAME_MAX);
-        if (secure) {
-            sigil_secure_free(payload);
-        } else {
-            free(payload);
-        }
-        if (!sigil_is_ok(r) || !json_is_object(j)) {
+        SIGIL_GUARD(read_json_frame(s, &type, &j, timeout_ms));
+        bool handled = false;
+        sigil_result ur = serve_unprompted(s, type, j, &handled);
+        if (handled) {
             json_decref(j);
-            return sigil_errorf(SIGIL_ERR_PARSE, "sigild sent a %s frame that is not a JSON object",
-                                sigil_msg_type_name(type));
-        }
-        if (type == SIGIL_MSG_LOG) {
-            char *line = json_dumps(j, JSON_COMPACT);
-            if (line != NULL) {
-                (void)fprintf(stderr, "%s\n", line);
-                free(line);
-            }
-            json_decref(j);
+            SIGIL_GUARD(ur);
             continue;
         }
         json_t *jid = json_object_get(j, "id");
@@ -182,7 +323,7 @@ static SIGIL_RESULT expect(struct sigil_supervisor *s, uint8_t want, int64_t id,
             const char *c = json_string_value(json_object_get(j, "code"));
             (void)snprintf(s->peer_error, sizeof s->peer_error, "%s%s%s", c != NULL ? c : "error",
                            m != NULL ? ": " : "", m != NULL ? m : "");
-            r = sigil_errorf(SIGIL_ERR_NOT_READY, "%s", s->peer_error);
+            sigil_result r = sigil_errorf(SIGIL_ERR_NOT_READY, "%s", s->peer_error);
             json_decref(j);
             return r;
         }
@@ -262,6 +403,27 @@ static unsigned url_port(const char *url)
         return (unsigned)strtoul(colon + 1, NULL, 10);
     }
     return strncmp(url, "http://", 7) == 0 ? 80 : 443;
+}
+
+static sigil_result on_policy(void *ctx, const struct sigil_store_policy *p)
+{
+    json_t *svc = ctx;
+    json_t *t = json_stringn(p->rules, p->rules_len);
+    if (t == NULL) {
+        return sigil_errorf(SIGIL_ERR_PARSE, "the stored policy is not UTF-8 text");
+    }
+    return json_object_set_new(svc, "policy", t) == 0 ? sigil_ok() : sigil_error(SIGIL_ERR_NOMEM);
+}
+
+/* service.policy: the active rules file from the store, or null (sigild's built-in default). */
+static SIGIL_RESULT add_policy(struct sigil_supervisor *s, struct sigil_store *st, json_t *svc)
+{
+    (void)s;
+    sigil_result r = sigil_store_active_policy(st, on_policy, svc);
+    if (r.code == SIGIL_ERR_NOT_FOUND) {
+        return json_object_set_new(svc, "policy", json_null()) == 0 ? sigil_ok() : sigil_error(SIGIL_ERR_NOMEM);
+    }
+    return r;
 }
 
 static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *st, json_t **out)
@@ -350,6 +512,15 @@ static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *s
     }
     json_object_set_new(svc, "slashing_db_url", json_string(dbu));
     json_object_set_new(svc, "keymanager", json_false());
+    SIGIL_GUARD_GOTO(add_policy(s, st, svc));
+    char prev[2 * 32 + 3];
+    json_t *aud = json_pack("{s:I, s:s}", "next_seq", (json_int_t)s->audit_seq0, "prev_hash",
+                            sigil_hex_encode(prev, s->audit_prev, sizeof s->audit_prev, 1));
+    SIGIL_ENSURE_GOTO(aud != NULL, SIGIL_ERR_NOMEM);
+    if (c->audit_ack_timeout_ms != 0) {
+        json_object_set_new(aud, "ack_timeout_ms", json_integer((json_int_t)c->audit_ack_timeout_ms));
+    }
+    json_object_set_new(init, "audit", aud);
     uint64_t expected = 0;
     SIGIL_GUARD_GOTO(sigil_store_count_vkeys(st, true, &expected));
     pthread_mutex_lock(&s->mu);
@@ -381,29 +552,35 @@ out:
 struct page_ctx {
     json_t *keys;
     uint8_t last[SIGIL_STORE_PUBKEY_LEN];
+    size_t last_len;
 };
 
+/* eth2 keys are named by their public key, eth1 keys by their address (docs/enclave.md). */
 static sigil_result on_vkey(void *ctx, const struct sigil_store_vkey *k)
 {
     struct page_ctx *p = ctx;
     char hx[2 * SIGIL_STORE_PUBKEY_LEN + 3];
-    memcpy(p->last, k->pubkey, sizeof p->last);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:o}", "pubkey", sigil_hex_encode(hx, k->pubkey, sizeof k->pubkey, 1), "chain",
-                          k->chain, "data_key", k->data_key_id, "ciphertext", b64(k->ciphertext, k->ciphertext_len));
+    memcpy(p->last, k->pubkey, k->pubkey_len);
+    p->last_len = k->pubkey_len;
+    bool eth1 = strcmp(k->chain, "eth1") == 0;
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:o}", eth1 ? "address" : "pubkey", sigil_hex_encode(hx, k->pubkey, k->pubkey_len, 1),
+                  "chain", k->chain, "data_key", k->data_key_id, "ciphertext", b64(k->ciphertext, k->ciphertext_len));
     return json_array_append_new(p->keys, o) == 0 ? sigil_ok() : sigil_error(SIGIL_ERR_NOMEM);
 }
 
 static SIGIL_RESULT send_keys(struct sigil_supervisor *s, struct sigil_store *st)
 {
     uint8_t after[SIGIL_STORE_PUBKEY_LEN];
+    size_t after_len = 0;
     bool have_after = false;
     uint64_t loaded = 0, failed = 0;
     for (;;) {
-        struct page_ctx pc = {json_array(), {0}};
+        struct page_ctx pc = {json_array(), {0}, 0};
         size_t n = 0;
-        sigil_result r = pc.keys != NULL
-                             ? sigil_store_page_vkeys(st, have_after ? after : NULL, PAGE, true, on_vkey, &pc, &n)
-                             : sigil_error(SIGIL_ERR_NOMEM);
+        sigil_result r = pc.keys != NULL ? sigil_store_page_vkeys(st, have_after ? after : NULL, after_len, PAGE, true,
+                                                                  on_vkey, &pc, &n)
+                                         : sigil_error(SIGIL_ERR_NOMEM);
         if (!sigil_is_ok(r)) {
             json_decref(pc.keys);
             return r;
@@ -417,18 +594,24 @@ static SIGIL_RESULT send_keys(struct sigil_supervisor *s, struct sigil_store *st
         failed += json_is_array(fl) ? json_array_size(fl) : 0;
         for (size_t i = 0; json_is_array(fl) && i < json_array_size(fl) && i < 5; i++) {
             json_t *f = json_array_get(fl, i);
+            const char *kid = json_string_value(json_object_get(f, "pubkey"));
             SIGIL_LOG_WARN("key refused by sigild",
-                           SIGIL_LOG_STR("pubkey", json_string_value(json_object_get(f, "pubkey"))),
+                           SIGIL_LOG_STR("key", kid != NULL ? kid : json_string_value(json_object_get(f, "address"))),
                            SIGIL_LOG_STR("reason", json_string_value(json_object_get(f, "reason"))));
         }
-        json_decref(ans);
+        json_t *e1 = json_object_get(ans, "eth1_keys");
         pthread_mutex_lock(&s->mu);
         s->keys_loaded = loaded;
+        if (json_is_integer(e1)) {
+            s->eth1_keys = (uint64_t)json_integer_value(e1);
+        }
         pthread_mutex_unlock(&s->mu);
+        json_decref(ans);
         if (last) {
             break;
         }
-        memcpy(after, pc.last, sizeof after);
+        memcpy(after, pc.last, pc.last_len);
+        after_len = pc.last_len;
         have_after = true;
     }
     SIGIL_LOG_INFO("keys loaded", SIGIL_LOG_UINT("loaded", loaded), SIGIL_LOG_UINT("failed", failed));
@@ -448,57 +631,72 @@ static SIGIL_RESULT do_keygen(struct sigil_supervisor *s, const json_t *req, jso
 {
     struct sigil_store *st = NULL;
     sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
-    json_t *ans = NULL;
+    json_t *ans = NULL, *made = NULL;
     char dk[SIGIL_STORE_ID_MAX] = "";
+    const char *chain = json_string_value(json_object_get(req, "chain"));
+    bool eth1 = chain != NULL && strcmp(chain, "eth1") == 0;
     SIGIL_GUARD_GOTO(sigil_store_open(&st, s->cfg.store_url));
     SIGIL_GUARD_GOTO(sigil_store_list_data_keys(st, on_newest_dk, dk));
-    json_t *msg = json_pack("{s:O,s:s,s:O,s:O,s:s}", "count", json_object_get(req, "count"), "chain", "eth2", "network",
-                            json_object_get(req, "network"), "withdrawal_address",
-                            json_object_get(req, "withdrawal_address"), "data_key", dk);
+    json_t *msg =
+        eth1 ? json_pack("{s:O,s:s,s:s}", "count", json_object_get(req, "count"), "chain", "eth1", "data_key", dk)
+             : json_pack("{s:O,s:s,s:O,s:O,s:s}", "count", json_object_get(req, "count"), "chain", "eth2", "network",
+                         json_object_get(req, "network"), "withdrawal_address",
+                         json_object_get(req, "withdrawal_address"), "data_key", dk);
     SIGIL_ENSURE_GOTO(msg != NULL, SIGIL_ERR_ARG);
     SIGIL_GUARD_GOTO(request(s, SIGIL_MSG_KEYGEN, msg, &ans, 300000));
     json_t *keys = json_object_get(ans, "keys");
-    json_t *dd = json_array();
-    SIGIL_ENSURE_GOTO(json_is_array(keys) && dd != NULL, SIGIL_ERR_PARSE);
+    made = json_array();
+    SIGIL_ENSURE_GOTO(json_is_array(keys) && made != NULL, SIGIL_ERR_PARSE);
     SIGIL_GUARD_GOTO(sigil_store_begin(st));
     for (size_t i = 0; i < json_array_size(keys); i++) {
         json_t *k = json_array_get(keys, i);
-        struct sigil_store_vkey v = {.active = true};
+        struct sigil_store_vkey v = {.active = true,
+                                     .pubkey_len = eth1 ? SIGIL_STORE_ADDRESS_LEN : SIGIL_STORE_PUBKEY_LEN};
         uint8_t ct[SIGIL_STORE_BLOB_MAX];
         const char *ctb = json_string_value(json_object_get(k, "ciphertext"));
         const char *dki = json_string_value(json_object_get(k, "data_key"));
-        const char *chain = json_string_value(json_object_get(k, "chain"));
-        ret = sigil_json_get_hex(v.pubkey, sizeof v.pubkey, k, "pubkey");
-        if (sigil_is_ok(ret) && (ctb == NULL || dki == NULL || chain == NULL)) {
-            ret = sigil_errorf(SIGIL_ERR_PARSE, "KEYGEN_OK: a key lacks ciphertext, data_key or chain");
+        const char *kch = json_string_value(json_object_get(k, "chain"));
+        ret = sigil_json_get_hex(v.pubkey, v.pubkey_len, k, eth1 ? "address" : "pubkey");
+        if (sigil_is_ok(ret) &&
+            (ctb == NULL || dki == NULL || kch == NULL || strcmp(kch, eth1 ? "eth1" : "eth2") != 0)) {
+            ret = sigil_errorf(SIGIL_ERR_PARSE, "KEYGEN_OK: a key lacks ciphertext, data_key or the right chain");
         }
         if (sigil_is_ok(ret)) {
             ret = sigil_base64_decode(ct, sizeof ct, &v.ciphertext_len, ctb, strlen(ctb));
         }
         if (sigil_is_ok(ret)) {
             v.ciphertext = ct;
-            (void)snprintf(v.chain, sizeof v.chain, "%s", chain);
+            (void)snprintf(v.chain, sizeof v.chain, "%s", kch);
             (void)snprintf(v.data_key_id, sizeof v.data_key_id, "%s", dki);
             ret = sigil_store_add_vkey(st, &v);
         }
         if (!sigil_is_ok(ret)) {
             sigil_store_rollback(st);
-            json_decref(dd);
             goto out;
         }
-        json_array_append(dd, json_object_get(k, "deposit_data"));
+        json_array_append(made, eth1 ? json_object_get(k, "address") : json_object_get(k, "deposit_data"));
     }
-    ret = sigil_store_commit(st);
-    if (!sigil_is_ok(ret)) {
-        json_decref(dd);
-        goto out;
+    SIGIL_GUARD_GOTO(sigil_store_commit(st));
+    *resp = json_pack("{s:O}", eth1 ? "addresses" : "deposit_data", made);
+    if (eth1) {
+        pthread_mutex_lock(&s->mu);
+        s->eth1_keys += json_array_size(made);
+        pthread_mutex_unlock(&s->mu);
     }
-    *resp = json_pack("{s:o}", "deposit_data", dd);
     ret = sigil_ok();
 out:
+    json_decref(made);
     json_decref(ans);
     sigil_store_close(st);
     return ret;
+}
+
+/* Interrupts serve_for (the supervisor polling the control channel). */
+static void wake(struct sigil_supervisor *s)
+{
+    uint64_t one = 1;
+    ssize_t w = write(s->wake_fd, &one, sizeof one);
+    (void)w; /* a full counter already wakes it */
 }
 
 SIGIL_RESULT sigil_supervisor_keygen(struct sigil_supervisor *s, const json_t *req, json_t **resp, int timeout_s)
@@ -521,6 +719,7 @@ SIGIL_RESULT sigil_supervisor_keygen(struct sigil_supervisor *s, const json_t *r
     s->kg_req = req;
     s->kg_pending = true;
     pthread_cond_broadcast(&s->cv);
+    wake(s);
     while (!s->kg_done) {
         if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT && !s->kg_done) {
             /* the supervisor still owns kg_req until it answers: wait for it (it has its own timeout) */
@@ -561,6 +760,55 @@ static bool wait_for(struct sigil_supervisor *s, double sec)
     return stop;
 }
 
+/* READY: waits up to sec seconds for stop or a keygen request while serving sigild's LOG and AUDIT
+ * frames as they arrive (an AUDIT must not wait for the next STATUS: a signing waits on it).
+ * Returns 1 when stopping, 0 otherwise; -1 (with *err) when the channel broke or sigild sent
+ * something it must not. */
+static int serve_for(struct sigil_supervisor *s, double sec, sigil_result *err)
+{
+    double end = mono_s() + sec;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        bool stop = s->stop, kg = s->kg_pending;
+        pthread_mutex_unlock(&s->mu);
+        if (stop) {
+            return 1;
+        }
+        double left = end - mono_s();
+        if (kg || left <= 0) {
+            return 0;
+        }
+        struct pollfd p[2] = {{.fd = s->enc.control_fd, .events = POLLIN}, {.fd = s->wake_fd, .events = POLLIN}};
+        int rc = poll(p, 2, (int)(left * 1000.0) + 1);
+        if (rc < 0 && errno != EINTR) {
+            *err = sigil_errorf(SIGIL_ERR_IO, "poll: %s", strerror(errno));
+            return -1;
+        }
+        if (rc > 0 && (p[1].revents & POLLIN) != 0) {
+            uint64_t v = 0;
+            ssize_t n = read(s->wake_fd, &v, sizeof v);
+            (void)n;
+        }
+        if (rc > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+            uint8_t type = 0;
+            json_t *j = NULL;
+            sigil_result r = read_json_frame(s, &type, &j, 10000);
+            bool handled = false;
+            if (sigil_is_ok(r)) {
+                r = serve_unprompted(s, type, j, &handled);
+                if (sigil_is_ok(r) && !handled) {
+                    r = sigil_errorf(SIGIL_ERR_PARSE, "sigild sent %s unprompted", sigil_msg_type_name(type));
+                }
+            }
+            json_decref(j);
+            if (!sigil_is_ok(r)) {
+                *err = r;
+                return -1;
+            }
+        }
+    }
+}
+
 static void record_error(struct sigil_supervisor *s, const char *state, const char *what, sigil_result r)
 {
     char msg[1024], why[256] = "";
@@ -582,11 +830,43 @@ static void stop_enclave(struct sigil_supervisor *s, bool graceful)
     if (graceful && s->enc.control_fd >= 0) {
         json_t *ans = NULL;
         json_t *m = json_object();
-        if (m != NULL && sigil_is_ok(request(s, SIGIL_MSG_SHUTDOWN, m, &ans, 3000))) {
+        /* sigild closes its audit log (final checkpoint, stop record) before it answers */
+        if (m != NULL && sigil_is_ok(request(s, SIGIL_MSG_SHUTDOWN, m, &ans, 10000))) {
             json_decref(ans);
         }
     }
     s->ops->stop(&s->cfg.launch, &s->enc);
+}
+
+static void copy_str(char *dst, size_t cap, const json_t *v)
+{
+    const char *t = json_string_value(v);
+    (void)snprintf(dst, cap, "%s", t != NULL ? t : "");
+}
+
+/* Keeps what STATUS_OK says about keys, policy and the audit log for the status API. */
+static void update_status(struct sigil_supervisor *s, const json_t *ans)
+{
+    const json_t *kl = json_object_get(ans, "keys_loaded"), *e1 = json_object_get(ans, "eth1_keys"),
+                 *au = json_object_get(ans, "audit");
+    pthread_mutex_lock(&s->mu);
+    if (json_is_integer(kl)) {
+        s->keys_loaded = (uint64_t)json_integer_value(kl);
+    }
+    if (json_is_integer(e1)) {
+        s->eth1_keys = (uint64_t)json_integer_value(e1);
+    }
+    copy_str(s->policy_hash, sizeof s->policy_hash, json_object_get(ans, "policy_hash"));
+    copy_str(s->policy_state, sizeof s->policy_state, json_object_get(ans, "policy"));
+    copy_str(s->wallet, sizeof s->wallet, json_object_get(ans, "wallet"));
+    copy_str(s->audit_signer, sizeof s->audit_signer, json_object_get(au, "address"));
+    const json_t *ns = json_object_get(au, "next_seq");
+    s->audit_next_seq = json_is_integer(ns) ? (uint64_t)json_integer_value(ns) : 0;
+    const char *le = json_string_value(json_object_get(ans, "last_error"));
+    if (le != NULL && s->last_error[0] == '\0') {
+        (void)snprintf(s->last_error, sizeof s->last_error, "sigild: %s", le);
+    }
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* One life of sigild: start, init, load keys, watch. Returns when it died or we stop. */
@@ -612,6 +892,14 @@ static void one_life(struct sigil_supervisor *s, int *backoff)
         set_state(s, "INITIALIZING", NULL);
         struct sigil_store *st = NULL;
         json_t *init = NULL, *ans = NULL;
+        /* the audit log's tail first: a log the host cannot read back must not start a new chain */
+        r = audit_reopen(s);
+        if (!sigil_is_ok(r)) {
+            char what[4200];
+            (void)snprintf(what, sizeof what, "audit log %s", s->audit_path);
+            record_error(s, "INIT_FAILED", what, r);
+            goto retry_init;
+        }
         r = sigil_store_open(&st, s->cfg.store_url);
         if (sigil_is_ok(r)) {
             r = build_init(s, st, &init);
@@ -631,11 +919,14 @@ static void one_life(struct sigil_supervisor *s, int *backoff)
             goto retry_init;
         }
         const char *pcr0 = json_string_value(json_object_get(ans, "pcr0"));
+        const char *ph = json_string_value(json_object_get(ans, "policy_hash"));
+        pthread_mutex_lock(&s->mu);
         if (pcr0 != NULL) {
-            pthread_mutex_lock(&s->mu);
             (void)snprintf(s->pcr0, sizeof s->pcr0, "%s", pcr0);
-            pthread_mutex_unlock(&s->mu);
         }
+        (void)snprintf(s->policy_hash, sizeof s->policy_hash, "%s", ph != NULL ? ph : "");
+        s->eth1_keys = 0;
+        pthread_mutex_unlock(&s->mu);
         json_decref(ans);
         set_state(s, "LOADING_KEYS", NULL);
         r = send_keys(s, st);
@@ -663,8 +954,14 @@ static void one_life(struct sigil_supervisor *s, int *backoff)
     *backoff = 1;
     unsigned interval = s->cfg.status_interval_s != 0 ? s->cfg.status_interval_s : 3;
     int tmo = (int)(s->cfg.status_timeout_s != 0 ? s->cfg.status_timeout_s : 5) * 1000;
-    for (;;) {
-        if (wait_for(s, interval)) {
+    /* the first STATUS right away: the status API then shows sigild's policy and audit key */
+    for (bool first = true;; first = false) {
+        int w = first ? 0 : serve_for(s, interval, &r);
+        if (w > 0) {
+            return;
+        }
+        if (w < 0) {
+            record_error(s, "DEAD", "control channel", r);
             return;
         }
         pthread_mutex_lock(&s->mu);
@@ -701,12 +998,7 @@ static void one_life(struct sigil_supervisor *s, int *backoff)
             record_error(s, "DEAD", "sigild stopped answering STATUS", r);
             return;
         }
-        json_t *kl = json_object_get(ans, "keys_loaded");
-        pthread_mutex_lock(&s->mu);
-        if (json_is_integer(kl)) {
-            s->keys_loaded = (uint64_t)json_integer_value(kl);
-        }
-        pthread_mutex_unlock(&s->mu);
+        update_status(s, ans);
         json_decref(ans);
     }
 }
@@ -758,9 +1050,14 @@ void sigil_supervisor_free(struct sigil_supervisor *s)
     s->stop = true;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    wake(s);
     if (s->started) {
         (void)pthread_join(s->th, NULL);
     }
+    if (s->audit_open && s->audit.close != NULL) {
+        s->audit.close(s->audit.ctx);
+    }
+    (void)close(s->wake_fd);
     json_decref(s->kg_resp);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

@@ -59,11 +59,11 @@ void sigil_policy_hash(const struct sigil_policy *p, uint8_t out[32]);
 const char *sigil_policy_name_for(const struct sigil_policy *p, const uint8_t addr[20]);
 
 enum sigil_policy_kind {
-    SIGIL_POLICY_TX = 0,     /* eth_signTransaction */
-    SIGIL_POLICY_PERSONAL,   /* eth_sign / personal_sign (EIP-191) */
-    SIGIL_POLICY_TYPED,      /* eth_signTypedData(_v4) (EIP-712) */
-    SIGIL_POLICY_RAW,        /* POST /api/v1/eth1/sign: keccak256 of caller-supplied bytes */
-    SIGIL_POLICY_AUTH,       /* an EIP-7702 authorization tuple signed on its own */
+    SIGIL_POLICY_TX = 0,   /* eth_signTransaction */
+    SIGIL_POLICY_PERSONAL, /* eth_sign / personal_sign (EIP-191) */
+    SIGIL_POLICY_TYPED,    /* eth_signTypedData(_v4) (EIP-712) */
+    SIGIL_POLICY_RAW,      /* POST /api/v1/eth1/sign: keccak256 of caller-supplied bytes */
+    SIGIL_POLICY_AUTH,     /* an EIP-7702 authorization tuple signed on its own */
 };
 
 /* An approver's signature: approvals are EIP-712 signatures over
@@ -81,10 +81,10 @@ void sigil_policy_approval_digest(uint8_t out[32], const uint8_t account[20], co
 
 struct sigil_policy_request {
     enum sigil_policy_kind kind;
-    uint8_t account[20];               /* the signing key's address */
-    uint8_t digest[32];                /* what would be signed (tx signing hash, EIP-191/712 digest, keccak(raw)) */
-    const struct sigil_eth1_tx *tx;    /* SIGIL_POLICY_TX: the parsed transaction; else NULL */
-    const json_t *typed_domain;        /* SIGIL_POLICY_TYPED: the document's "domain" object; else NULL */
+    uint8_t account[20];                /* the signing key's address */
+    uint8_t digest[32];                 /* what would be signed (tx signing hash, EIP-191/712 digest, keccak(raw)) */
+    const struct sigil_eth1_tx *tx;     /* SIGIL_POLICY_TX: the parsed transaction; else NULL */
+    const json_t *typed_domain;         /* SIGIL_POLICY_TYPED: the document's "domain" object; else NULL */
     const struct sigil_eth1_auth *auth; /* SIGIL_POLICY_AUTH; else NULL */
     const struct sigil_policy_approval *approvals;
     size_t napprovals;
@@ -101,7 +101,8 @@ struct sigil_policy_decision {
 
 /* Evaluates every stateless rule. Returns SIGIL_OK with d->allow set either way (a refusal is not
  * an error); errors only for misuse (SIGIL_ERR_ARG). Approvals that do not verify, duplicates and
- * signers not in the approver list are ignored (counted out), not errors. */
+ * signers not in the approver list are ignored (counted out), not errors; at most 256 approvals
+ * are examined. */
 SIGIL_RESULT sigil_policy_check(const struct sigil_policy *p, const struct sigil_policy_request *req,
                                 struct sigil_policy_decision *d);
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "common/hex.h"
 #include "common/io.h"
 #include "common/json.h"
@@ -24,10 +25,13 @@
 #include "common/secmem.h"
 #include "crypto/bls.h"
 #include "crypto/eip2335.h"
+#include "eth1/keyring.h"
 #include "eth2/request.h"
 #include "net/http.h"
 #include "net/metrics.h"
 #include "net/pool.h"
+#include "policy/policy.h"
+#include "sigild/eth1_api.h"
 #include "slashing/slashing.h"
 
 #define DEFAULT_MAX_BODY    (2u << 20)
@@ -44,6 +48,8 @@ struct client_acl {
     bool all_keys;
     uint8_t (*keys)[48];
     size_t nkeys;
+    uint8_t (*addrs)[20]; /* eth1 accounts */
+    size_t naddrs;
 };
 
 struct sigil_service {
@@ -70,6 +76,7 @@ struct sigil_service {
     struct client_acl *acls;
     size_t nacls;
     pthread_mutex_t keymanager_lock; /* serialises keymanager imports/deletes */
+    struct sigil_eth1_api *eth1api;  /* eth1 wallet endpoints (eth1_api.c) */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -168,6 +175,28 @@ static bool client_may_use(const struct sigil_service *svc, const char *client, 
             }
         }
         return false;
+    }
+    return false;
+}
+
+/* The same allow-list for eth1 accounts ("*" covers both kinds of key). */
+static bool client_may_use_eth1(const void *ctx, const char *client, const uint8_t addr[20])
+{
+    const struct sigil_service *svc = ctx;
+    if (svc->acls == NULL) {
+        return true;
+    }
+    for (size_t i = 0; i < svc->nacls; i++) {
+        const struct client_acl *a = &svc->acls[i];
+        if (strcmp(a->name, client) != 0) {
+            continue;
+        }
+        for (size_t k = 0; k < a->naddrs && !a->all_keys; k++) {
+            if (memcmp(a->addrs[k], addr, 20) == 0) {
+                return true;
+            }
+        }
+        return a->all_keys;
     }
     return false;
 }
@@ -943,8 +972,9 @@ static sigil_result load_token(struct sigil_service *svc)
     return sigil_ok();
 }
 
-/* Client allow-list file: one line per client, "<client-name> <pubkey>|*", '#' comments. The name
- * is the known-clients name (or certificate CN) the TLS layer reports for the connection. */
+/* Client allow-list file: one line per client and key, "<client-name> <pubkey>|<0x eth1 address>|*",
+ * '#' comments. The name is the known-clients name (or certificate CN) the TLS layer reports for
+ * the connection; "*" allows every key of both kinds. */
 static sigil_result load_acls(struct sigil_service *svc)
 {
     char *text = NULL;
@@ -965,7 +995,7 @@ static sigil_result load_acls(struct sigil_service *svc)
             continue;
         }
         if (got != 2) {
-            ret = sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: expected '<client> <pubkey>|*'",
+            ret = sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: expected '<client> <pubkey>|<address>|*'",
                                svc->cfg.client_keys_file, lineno);
             break;
         }
@@ -988,6 +1018,21 @@ static sigil_result load_acls(struct sigil_service *svc)
         }
         if (strcmp(key, "*") == 0) {
             a->all_keys = true;
+            continue;
+        }
+        if (strlen(key) == 42) { /* 0x + 20 bytes: an eth1 account */
+            uint8_t(*na)[20] = realloc(a->addrs, (a->naddrs + 1) * 20);
+            if (na == NULL) {
+                ret = sigil_error(SIGIL_ERR_NOMEM);
+                break;
+            }
+            a->addrs = na;
+            if (!sigil_is_ok(sigil_hex_decode_exact(a->addrs[a->naddrs], 20, key, strlen(key)))) {
+                ret = sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: not an eth1 address", svc->cfg.client_keys_file,
+                                   lineno);
+                break;
+            }
+            a->naddrs++;
             continue;
         }
         uint8_t(*nk)[48] = realloc(a->keys, (a->nkeys + 1) * 48);
@@ -1048,7 +1093,12 @@ sigil_result sigil_service_new(struct sigil_service **out, const struct sigil_se
 {
     sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
     struct sigil_service *svc = calloc(1, sizeof *svc);
-    SIGIL_ENSURE(svc != NULL, SIGIL_ERR_NOMEM);
+    if (svc == NULL) { /* the wallet parts are ours to free even now */
+        sigil_eth1_keyring_free(cfg->eth1);
+        sigil_policy_free(cfg->policy);
+        sigil_audit_free(cfg->audit);
+        return sigil_error(SIGIL_ERR_NOMEM);
+    }
     svc->cfg = *cfg;
     svc->ks = ks;
     pthread_mutex_init(&svc->keymanager_lock, NULL);
@@ -1109,6 +1159,20 @@ sigil_result sigil_service_new(struct sigil_service **out, const struct sigil_se
     if (svc->keymanager) {
         SIGIL_GUARD_GOTO(sigil_http_route(svc->http, NULL, "/eth/v1/keystores", false, handle_keymanager, svc));
     }
+    struct sigil_eth1_api_config ec = {
+        .keys = cfg->eth1,
+        .policy = cfg->policy,
+        .policy_from_file = cfg->policy != NULL,
+        .audit = cfg->audit,
+        .db = svc->db,
+        .pool = svc->pool,
+        .metrics = svc->metrics,
+        .may_use = client_may_use_eth1,
+        .may_use_ctx = svc,
+        .max_body = svc->cfg.max_body,
+    };
+    SIGIL_GUARD_GOTO(sigil_eth1_api_new(&svc->eth1api, &ec));
+    SIGIL_GUARD_GOTO(sigil_eth1_api_register(svc->eth1api, svc->http));
     if (cfg->metrics_listen != NULL) {
         struct sigil_http_config mc = {
             .listen = cfg->metrics_listen, .max_body = 4096, .timeout_s = 10, .max_connections = 64};
@@ -1195,6 +1259,11 @@ void sigil_service_free(struct sigil_service *svc)
     if (svc->db != NULL) {
         sigil_slashing_close(svc->db);
     }
+    /* The wallet parts, once no worker can reach them: the audit log ends with a checkpoint. */
+    sigil_eth1_api_free(svc->eth1api);
+    sigil_audit_free(svc->cfg.audit);
+    sigil_eth1_keyring_free(svc->cfg.eth1);
+    sigil_policy_free(svc->cfg.policy);
     sigil_http_server_free(svc->http);
     sigil_http_server_free(svc->metrics_http);
     if (svc->ks != NULL) {
@@ -1203,6 +1272,7 @@ void sigil_service_free(struct sigil_service *svc)
     sigil_metrics_free(svc->metrics);
     for (size_t i = 0; i < svc->nacls; i++) {
         free(svc->acls[i].keys);
+        free(svc->acls[i].addrs);
     }
     free(svc->acls);
     sigil_wipe(svc->token, sizeof svc->token);

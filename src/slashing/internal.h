@@ -18,9 +18,10 @@
 static inline int64_t slash_enc(uint64_t v) { return (int64_t)(v ^ (UINT64_C(1) << 63)); }
 static inline uint64_t slash_dec(int64_t v) { return (uint64_t)v ^ (UINT64_C(1) << 63); }
 
-#define SLASH_SCHEMA_VERSION 2
+#define SLASH_SCHEMA_VERSION 3
 #define SLASH_LOCK_BLOCK     0
 #define SLASH_LOCK_ATT       1
+#define SLASH_LOCK_SPEND     2 /* second key: the first 4 bytes of the account address */
 
 enum slash_stmt {
     S_GVR_INSERT,
@@ -54,6 +55,10 @@ enum slash_stmt {
     S_ATTS_ALL,
     S_BLOCK_LATEST,
     S_ATT_MAXES,
+    S_SPEND_HAS, /* spend ledger (schema v3) */
+    S_SPEND_WINDOW,
+    S_SPEND_INSERT,
+    S_SPEND_PRUNE,
     S__COUNT
 };
 
@@ -118,6 +123,13 @@ sigil_result slash_sqlite_open(struct slash_store **out, const struct slash_stor
                                struct slash_stats_acc *stats);
 sigil_result slash_pg_open(struct slash_store **out, const struct slash_store_ops **ops, const char *url,
                            struct slash_stats_acc *stats);
+
+/* Runs fn in one transaction on db's store (what every public function does; for ledger.c). */
+struct sigil_slashing_db;
+sigil_result slash_db_run(struct sigil_slashing_db *db, slash_txn_fn fn, void *arg, bool batch);
+
+/* Deletes spend-ledger rows older than the longest window (366 days) before now_s (ledger.c). */
+sigil_result slash_spend_prune(struct sigil_slashing_db *db, uint64_t now_s);
 
 /* ---- rules (pure) ---- */
 struct slash_block_state {

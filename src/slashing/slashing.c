@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/hex.h"
 #include "slashing/internal.h"
@@ -257,6 +258,11 @@ void sigil_slashing_close(struct sigil_slashing_db *db)
     pthread_rwlock_destroy(&db->map_lock);
     pthread_mutex_destroy(&db->gvr_mu);
     free(db);
+}
+
+sigil_result slash_db_run(struct sigil_slashing_db *db, slash_txn_fn fn, void *arg, bool batch)
+{
+    return db->ops->run(db->store, fn, arg, batch);
 }
 
 /* ---- GVR ---- */
@@ -1042,6 +1048,8 @@ sigil_result sigil_slashing_prune(struct sigil_slashing_db *db, uint64_t keep_ep
         struct prune_arg a = {l.ids[i], keep_epochs * slots_per_epoch, keep_epochs};
         SIGIL_GUARD_GOTO(db->ops->run(db->store, tx_prune_one, &a, false));
     }
+    /* The wallet spend ledger: rows older than the longest window no policy can ask for. */
+    SIGIL_GUARD_GOTO(slash_spend_prune(db, (uint64_t)time(NULL)));
     ret = sigil_ok();
 out:
     vlist_free(&l);

@@ -85,7 +85,8 @@ SIGIL_RESULT sigil_slashing_export(struct sigil_slashing_db *db, json_t **out, b
                                    const uint8_t (*filter)[48], size_t nfilter);
 
 /* Prune history older than keep_epochs (>= 1) below each key's newest record, raising low watermarks
- * so nothing pruned can be re-signed. */
+ * so nothing pruned can be re-signed. Also deletes wallet spend-ledger rows older than 366 days
+ * (the longest spend window), by the system clock. */
 SIGIL_RESULT sigil_slashing_prune(struct sigil_slashing_db *db, uint64_t keep_epochs, uint64_t slots_per_epoch);
 
 /* Stats for /metrics and health: commits, recorded signings, refusals, last commit latency (µs) and
@@ -112,18 +113,23 @@ int sigil_slashing_cli(int argc, char **argv);
  * per-account advisory lock, so together they can never exceed a window. A digest already
  * recorded for this account is not charged again (re-signing the identical transaction is free;
  * its first reservation stands).
- * Refusal: SIGIL_ERR_POLICY with *refused_rule set to the window's rule and the detail saying
- * how much is left. DB failure: SIGIL_ERR_DB (the caller must not sign). windows may be empty
- * (n = 0: only the record is written). Amounts are 256-bit big-endian (sigil_u256). */
+ * Refusal: SIGIL_ERR_POLICY with *refused_rule set to the window's rule (a pointer into
+ * windows[], NULL otherwise; refused_rule may be NULL) and the detail saying how much is left.
+ * DB failure: SIGIL_ERR_DB (the caller must not sign). windows may be empty (n = 0: only the
+ * record is written). Amounts are 256-bit big-endian (sigil_u256); sums saturate,
+ * and a saturated sum is over any limit. Rows stamped later than now_s (an instance whose clock
+ * runs ahead) count as inside the window too, so clock skew between instances cannot widen a
+ * window. window_s must be 1 s .. 366 days (else SIGIL_ERR_ARG); at most SIGIL_POLICY_MAX_WINDOWS
+ * windows. sigil_slashing_prune() deletes rows older than 366 days. */
 struct sigil_spend_window;
 SIGIL_RESULT sigil_slashing_spend_reserve(struct sigil_slashing_db *db, const uint8_t account[20],
                                           const uint8_t digest[32], const uint8_t amount_be[32], uint64_t now_s,
                                           const struct sigil_spend_window *windows, size_t n,
                                           const char **refused_rule);
 
-/* Total recorded for account in (now_s - window_s, now_s] (for status and tests). */
+/* Total recorded for account in (now_s - window_s, now_s], plus any rows stamped after now_s, as
+ * the reservation counts them (for status and tests). */
 SIGIL_RESULT sigil_slashing_spent(struct sigil_slashing_db *db, const uint8_t account[20], uint64_t window_s,
                                   uint64_t now_s, uint8_t total_be[32]);
-
 
 #endif

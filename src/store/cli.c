@@ -1,8 +1,9 @@
-/* `sigil keys import|generate`, `sigil tls new`, `sigil status`: the operator side of the enclave
- * boot (docs/enclave.md). Import is where the keystore KDF is paid, once: each EIP-2335 keystore is
- * decrypted here, on the operator's machine, sealed under one fresh KMS data key per batch, and
- * only the ciphertext reaches the store. Every plaintext (keystore password, secret key, data
- * key, TLS private key) lives in secure memory and is wiped before the command returns. */
+/* `sigil keys import|generate`, `sigil tls new`, `sigil policy set`, `sigil status`: the operator
+ * side of the enclave boot (docs/enclave.md). Import is where the keystore KDF is paid, once: each
+ * EIP-2335 keystore (or, with --chain eth1, Web3 v3 keystore) is decrypted here, on the operator's
+ * machine, sealed under one fresh KMS data key per batch, and only the ciphertext reaches the
+ * store. Every plaintext (keystore password, secret key, data key, TLS private key) lives in
+ * secure memory and is wiped before the command returns. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
@@ -26,7 +27,9 @@
 #include "crypto/bls.h"
 #include "crypto/eip2335.h"
 #include "crypto/envelope.h"
+#include "eth1/secp256k1.h"
 #include "kms/client.h"
+#include "policy/policy.h"
 #include "store/cli.h"
 #include "store/creds.h"
 #include "store/store.h"
@@ -201,9 +204,13 @@ static void sealing_end(struct sigil_store *s, struct kms_ctx *k, bool kms_ok, b
 
 /* ---------------- keys import ---------------- */
 
+_Static_assert(SIGIL_SECP256K1_SK_LEN == SIGIL_BLS_SK_LEN, "one envelope size for both chains");
+_Static_assert(SIGIL_ETH1_KEYSTORE_MAX == SIGIL_EIP2335_MAX_JSON, "one keystore size limit for both chains");
+#define KEYSTORE_JSON_MAX SIGIL_EIP2335_MAX_JSON
+
 struct import_item {
     const char *path;
-    uint8_t pubkey[SIGIL_BLS_PK_LEN];
+    uint8_t pubkey[SIGIL_BLS_PK_LEN]; /* eth2: the public key; eth1: the address in the first 20 bytes */
     uint8_t ct[SK_CT_LEN];
     sigil_result res;
     char detail[200];
@@ -215,6 +222,7 @@ struct import_job {
     const uint8_t *dk;
     const char *password_file;
     const char *passwords_dir;
+    bool eth1; /* Web3 v3 keystores, sealed as chain "eth1" under the address */
     atomic_size_t next;
     atomic_size_t done;
     atomic_bool stop;
@@ -247,7 +255,7 @@ static sigil_result import_one(struct import_job *j, struct import_item *it)
     uint8_t *skb = sigil_secure_alloc(SIGIL_BLS_SK_LEN);
     char pwpath[4096];
     SIGIL_ENSURE_GOTO(skb != NULL, SIGIL_ERR_NOMEM);
-    SIGIL_GUARD_GOTO(sigil_read_file(&json, &json_len, it->path, SIGIL_EIP2335_MAX_JSON));
+    SIGIL_GUARD_GOTO(sigil_read_file(&json, &json_len, it->path, KEYSTORE_JSON_MAX));
     if (j->password_file != NULL) {
         SIGIL_GUARD_GOTO(sigil_read_file_secure(&pw, &pw_len, j->password_file, MAX_PASSWORD));
     } else {
@@ -263,6 +271,22 @@ static sigil_result import_one(struct import_job *j, struct import_item *it)
         }
     }
     sigil_strip_newline(pw, &pw_len);
+    if (j->eth1) {
+        sigil_secp256k1_sk *esk = NULL;
+        ret = sigil_eth1_keystore_decrypt(&esk, json, json_len, pw, pw_len);
+        if (sigil_is_ok(ret)) {
+            ret = sigil_secp256k1_address(it->pubkey, esk);
+        }
+        if (sigil_is_ok(ret)) {
+            sigil_secp256k1_sk_export(skb, esk);
+            ret = sigil_envelope_seal(it->ct, sizeof it->ct, &ct_len, j->dk, SIGIL_ENVELOPE_LABEL_KEY, "eth1",
+                                      it->pubkey, SIGIL_STORE_ADDRESS_LEN, skb, SIGIL_SECP256K1_SK_LEN);
+        }
+        sigil_secp256k1_sk_free(esk);
+        SIGIL_GUARD_GOTO(ret);
+        SIGIL_ENSURE_GOTO(ct_len == SK_CT_LEN, SIGIL_ERR_INTERNAL);
+        goto out;
+    }
     SIGIL_GUARD_GOTO(sigil_eip2335_decrypt(&sk, NULL, json, json_len, pw, pw_len));
     sigil_bls_pk pk;
     sigil_bls_sk_to_pk(&pk, sk);
@@ -316,8 +340,9 @@ static void progress(const char *what, size_t done, size_t total, bool tty)
 static int cmd_import(int argc, char **argv)
 {
     const char *kms = NULL, *key_id = NULL, *store_url = NULL, *ca = NULL, *creds = NULL, *pwfile = NULL, *pwdir = NULL,
-               *region = NULL, *threads_s = NULL;
-    struct opt o[] = {{"kms", true, &kms},
+               *region = NULL, *threads_s = NULL, *chain = NULL;
+    struct opt o[] = {{"chain", true, &chain},
+                      {"kms", true, &kms},
                       {"key-id", true, &key_id},
                       {"store", true, &store_url},
                       {"ca", true, &ca},
@@ -341,10 +366,15 @@ static int cmd_import(int argc, char **argv)
         goto out;
     }
     if (kms == NULL || key_id == NULL || store_url == NULL || nf == 0) {
-        rc = fail("usage: sigil keys import --kms URL --key-id ID --store URL [--ca F] [--credentials F] "
-                  "[--password-file F | --passwords-dir D] FILES...");
+        rc = fail("usage: sigil keys import [--chain eth2|eth1] --kms URL --key-id ID --store URL [--ca F] "
+                  "[--credentials F] [--password-file F | --passwords-dir D] FILES...");
         goto out;
     }
+    if (chain != NULL && strcmp(chain, "eth1") != 0 && strcmp(chain, "eth2") != 0) {
+        rc = fail("--chain must be eth2 (EIP-2335 validator keystores) or eth1 (Web3 v3 wallet keystores)");
+        goto out;
+    }
+    bool eth1 = chain != NULL && strcmp(chain, "eth1") == 0;
     unsigned nthreads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads_s != NULL) {
         nthreads = (unsigned)strtoul(threads_s, NULL, 10);
@@ -366,7 +396,8 @@ static int cmd_import(int argc, char **argv)
         goto out;
     }
     rc = RC_BAD;
-    struct import_job job = {.items = items, .n = nf, .dk = dk, .password_file = pwfile, .passwords_dir = pwdir};
+    struct import_job job = {
+        .items = items, .n = nf, .dk = dk, .password_file = pwfile, .passwords_dir = pwdir, .eth1 = eth1};
     pthread_t th[64];
     unsigned started = 0;
     for (; started < nthreads; started++) {
@@ -402,15 +433,19 @@ static int cmd_import(int argc, char **argv)
     progress("decrypting keystores", nf, nf, tty);
     size_t added = 0, dup = 0;
     for (size_t i = 0; i < nf; i++) {
-        struct sigil_store_vkey v = {
-            .chain = "eth2", .active = true, .ciphertext = items[i].ct, .ciphertext_len = SK_CT_LEN};
+        struct sigil_store_vkey v = {.chain = "eth2",
+                                     .pubkey_len = eth1 ? SIGIL_STORE_ADDRESS_LEN : SIGIL_STORE_PUBKEY_LEN,
+                                     .active = true,
+                                     .ciphertext = items[i].ct,
+                                     .ciphertext_len = SK_CT_LEN};
+        (void)snprintf(v.chain, sizeof v.chain, "%s", eth1 ? "eth1" : "eth2");
         memcpy(v.pubkey, items[i].pubkey, sizeof v.pubkey);
         (void)snprintf(v.data_key_id, sizeof v.data_key_id, "%s", dk_id);
         r = sigil_store_add_vkey(s, &v);
         if (r.code == SIGIL_ERR_CONFLICT) {
             char hx[2 * SIGIL_BLS_PK_LEN + 3];
             (void)fprintf(stderr, "sigil: %s: %s is already in the store; skipped.\n", items[i].path,
-                          sigil_hex_encode(hx, v.pubkey, sizeof v.pubkey, 1));
+                          sigil_hex_encode(hx, v.pubkey, v.pubkey_len, 1));
             dup++;
             continue;
         }
@@ -429,8 +464,15 @@ static int cmd_import(int argc, char **argv)
         rc = fail_r("commit the import", r);
         goto out;
     }
-    (void)printf("imported %zu validator key%s (%zu already present) under data key %s (KMS key %s)\n", added,
-                 added == 1 ? "" : "s", dup, dk_id, key_id);
+    (void)printf("imported %zu %s key%s (%zu already present) under data key %s (KMS key %s)\n", added,
+                 eth1 ? "eth1 wallet" : "validator", added == 1 ? "" : "s", dup, dk_id, key_id);
+    if (eth1) {
+        for (size_t i = 0; i < nf; i++) {
+            char hx[2 * SIGIL_STORE_ADDRESS_LEN + 3];
+            (void)printf("  %s  %s\n", sigil_hex_encode(hx, items[i].pubkey, SIGIL_STORE_ADDRESS_LEN, 1),
+                         items[i].path);
+        }
+    }
     rc = RC_OK;
 out:
     if (items != NULL) {
@@ -783,13 +825,24 @@ static int cmd_status(int argc, char **argv)
     if (as_json != NULL) {
         (void)puts(b.p);
     } else {
-        const char *keys[] = {"state", "launcher", "pcr0", "keys_loaded", "restarts", "uptime_s", "last_error"};
+        const char *keys[] = {"state",  "launcher",    "pcr0",     "keys_loaded", "eth1_keys", "wallet",
+                              "policy", "policy_hash", "restarts", "uptime_s",    "last_error"};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             json_t *v = json_object_get(j, keys[i]);
             char *t = v != NULL ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
             const char *sv = json_string_value(v);
             (void)printf("%-12s %s\n", keys[i], sv != NULL ? sv : t != NULL ? t : "null");
             free(t);
+        }
+        json_t *au = json_object_get(j, "audit");
+        if (json_is_object(au)) {
+            const char *signer = json_string_value(json_object_get(au, "signer"));
+            (void)printf(
+                "%-12s %s (%lld lines stored by this host; audit key %s, next seq %lld)\n", "audit_log",
+                json_string_value(json_object_get(au, "log")) != NULL ? json_string_value(json_object_get(au, "log"))
+                                                                      : "?",
+                (long long)json_integer_value(json_object_get(au, "lines_stored")), signer != NULL ? signer : "none",
+                (long long)json_integer_value(json_object_get(au, "next_seq")));
         }
     }
     rc = state != NULL && strcmp(state, "READY") == 0 ? RC_OK : RC_NO;
@@ -798,19 +851,81 @@ static int cmd_status(int argc, char **argv)
     return rc;
 }
 
+/* `sigil keys generate --chain eth1 --count N [--host URL]`: secp256k1 wallet keys made inside
+ * sigild; the host stores their envelopes, the operator gets the addresses. */
+static int generate_eth1(const char *count_s, const char *host)
+{
+    uint64_t count = 0;
+    if (count_s == NULL || !sigil_is_ok(sigil_parse_u64(&count, count_s, strlen(count_s))) || count == 0 ||
+        count > 100) {
+        return fail("--count must be 1..100");
+    }
+    json_t *req = json_pack("{s:I,s:s}", "count", (json_int_t)count, "chain", "eth1");
+    char *body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (body == NULL) {
+        return fail("out of memory");
+    }
+    struct buf b = {0};
+    long status = 0;
+    int rc = host_call(host, "/keygen", body, 300, &status, &b);
+    free(body);
+    json_t *j = NULL;
+    if (rc == RC_OK && !sigil_is_ok(sigil_json_parse(&j, b.p != NULL ? b.p : "", b.n, HTTP_MAX_BODY))) {
+        rc = fail("sigil-host answered HTTP %ld with something that is not JSON", status);
+    }
+    if (rc == RC_OK && status != 200) {
+        const char *m = json_string_value(json_object_get(j, "message"));
+        rc = fail("in-enclave key generation failed (HTTP %ld): %s", status, m != NULL ? m : "no message");
+    }
+    json_t *addrs = rc == RC_OK ? json_object_get(j, "addresses") : NULL;
+    if (rc == RC_OK && !json_is_array(addrs)) {
+        rc = fail("sigil-host's answer has no addresses array");
+    }
+    for (size_t i = 0; rc == RC_OK && i < json_array_size(addrs); i++) {
+        const char *a = json_string_value(json_array_get(addrs, i));
+        (void)printf("%s\n", a != NULL ? a : "?");
+    }
+    if (rc == RC_OK) {
+        (void)fprintf(stderr, "generated %zu eth1 key%s inside sigild; only their envelopes reached the store\n",
+                      json_array_size(addrs), json_array_size(addrs) == 1 ? "" : "s");
+    }
+    json_decref(j);
+    free(b.p);
+    return rc;
+}
+
 static int cmd_generate(int argc, char **argv)
 {
-    const char *in_enclave = NULL, *count_s = NULL, *network = NULL, *wa = NULL, *host = NULL, *out = NULL;
-    struct opt o[] = {{"in-enclave", false, &in_enclave}, {"count", true, &count_s}, {"network", true, &network},
-                      {"withdrawal-address", true, &wa},  {"host", true, &host},     {"out", true, &out}};
+    const char *in_enclave = NULL, *count_s = NULL, *network = NULL, *wa = NULL, *host = NULL, *out = NULL,
+               *chain = NULL;
+    struct opt o[] = {{"in-enclave", false, &in_enclave},
+                      {"count", true, &count_s},
+                      {"network", true, &network},
+                      {"withdrawal-address", true, &wa},
+                      {"host", true, &host},
+                      {"out", true, &out},
+                      {"chain", true, &chain}};
     const char *pos[1];
     size_t np = 0;
     if (!parse(argc, argv, o, sizeof o / sizeof o[0], pos, 0, &np)) {
         return RC_BAD;
     }
+    if (host == NULL) {
+        host = getenv("SIGIL_HOST_URL") != NULL ? getenv("SIGIL_HOST_URL") : SIGIL_HOST_DEFAULT_STATUS_URL;
+    }
+    if (chain != NULL && strcmp(chain, "eth1") == 0) {
+        if (network != NULL || wa != NULL || out != NULL) {
+            return fail("--chain eth1 takes no --network, --withdrawal-address or --out (wallet keys have no deposit)");
+        }
+        return generate_eth1(count_s, host); /* always inside sigild: there is no other eth1 keygen here */
+    }
+    if (chain != NULL && strcmp(chain, "eth2") != 0) {
+        return fail("--chain must be eth2 or eth1");
+    }
     if (in_enclave == NULL || count_s == NULL || network == NULL || wa == NULL) {
         return fail("usage: sigil keys generate --in-enclave --count N --network NAME --withdrawal-address 0x.. "
-                    "[--host URL] [--out FILE]");
+                    "[--host URL] [--out FILE], or sigil keys generate --chain eth1 --count N [--host URL]");
     }
     uint8_t addr[20];
     uint64_t count = 0;
@@ -819,9 +934,6 @@ static int cmd_generate(int argc, char **argv)
     }
     if (!sigil_is_ok(sigil_hex_decode_exact(addr, sizeof addr, wa, strlen(wa)))) {
         return fail("--withdrawal-address must be 20 bytes of hex");
-    }
-    if (host == NULL) {
-        host = getenv("SIGIL_HOST_URL") != NULL ? getenv("SIGIL_HOST_URL") : SIGIL_HOST_DEFAULT_STATUS_URL;
     }
     json_t *req = json_pack("{s:I,s:s,s:s,s:s}", "count", (json_int_t)count, "chain", "eth2", "network", network,
                             "withdrawal_address", wa);
@@ -868,6 +980,65 @@ static int cmd_generate(int argc, char **argv)
     return rc;
 }
 
+/* `sigil policy set FILE --store URL` / `sigil policy set --none --store URL`: the rules file
+ * sigil-host sends to sigild in INIT (service.policy). The file is checked with the policy
+ * engine's own strict parser first, so a typo fails here and not at the enclave's next boot. */
+static int cmd_policy_set(int argc, char **argv)
+{
+    const char *store_url = NULL, *none = NULL;
+    struct opt o[] = {{"store", true, &store_url}, {"none", false, &none}};
+    const char *pos[1];
+    size_t np = 0;
+    if (!parse(argc, argv, o, sizeof o / sizeof o[0], pos, 1, &np)) {
+        return RC_BAD;
+    }
+    if (store_url == NULL || (np == 1) == (none != NULL)) {
+        return fail("usage: sigil policy set FILE --store URL, or sigil policy set --none --store URL");
+    }
+    struct sigil_store *s = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    struct sigil_policy *pol = NULL;
+    int rc = RC_BAD;
+    sigil_result r;
+    if (np == 1) {
+        r = sigil_read_file(&text, &len, pos[0], SIGIL_POLICY_MAX_FILE);
+        if (!sigil_is_ok(r)) {
+            rc = fail_r(pos[0], r);
+            goto out;
+        }
+        r = sigil_policy_parse(&pol, text, len);
+        if (!sigil_is_ok(r)) {
+            rc = fail_r(pos[0], r);
+            goto out;
+        }
+    }
+    r = sigil_store_open(&s, store_url);
+    if (!sigil_is_ok(r)) {
+        rc = fail_r("open the store", r);
+        goto out;
+    }
+    uint8_t h[32];
+    r = np == 1 ? sigil_store_set_policy(s, text, len, h) : sigil_store_clear_policy(s);
+    if (!sigil_is_ok(r)) {
+        rc = fail_r("store the policy", r);
+        goto out;
+    }
+    if (np == 1) {
+        char hx[2 * 32 + 3];
+        (void)printf("policy %s stored and active (sigil-host sends it at sigild's next start)\n",
+                     sigil_hex_encode(hx, h, sizeof h, 1));
+    } else {
+        (void)printf("no policy active: sigild runs the built-in default at its next start\n");
+    }
+    rc = RC_OK;
+out:
+    sigil_policy_free(pol);
+    free(text);
+    sigil_store_close(s);
+    return rc;
+}
+
 int sigil_store_cli(int argc, char **argv)
 {
     if (argc < 1) {
@@ -886,5 +1057,9 @@ int sigil_store_cli(int argc, char **argv)
     if (strcmp(cmd, "tls") == 0 && strcmp(sub, "new") == 0) {
         return cmd_tls_new(argc - 2, argv + 2);
     }
-    return fail("unknown command '%s %s' (expected keys import, keys generate, tls new or status)", cmd, sub);
+    if (strcmp(cmd, "policy") == 0 && strcmp(sub, "set") == 0) {
+        return cmd_policy_set(argc - 2, argv + 2);
+    }
+    return fail("unknown command '%s %s' (expected keys import, keys generate, tls new, policy set or status)", cmd,
+                sub);
 }

@@ -12,6 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include "store/store.h"
 
 enum pt { P_TEXT, P_BLOB, P_INT };
@@ -254,6 +257,9 @@ static const char *const sqlite_migrations[] = {
     "CREATE TABLE tls_keys(id TEXT PRIMARY KEY, cert_pem TEXT NOT NULL, active INTEGER NOT NULL,"
     " created INTEGER NOT NULL, data_key_id TEXT NOT NULL REFERENCES data_keys(id),"
     " key_ciphertext BLOB NOT NULL);",
+    /* 2: wallet policies; validator_keys also holds eth1 keys (20-byte address ids) */
+    "CREATE TABLE policies(hash BLOB PRIMARY KEY, rules BLOB NOT NULL, active INTEGER NOT NULL,"
+    " created INTEGER NOT NULL);",
 };
 
 static const char *const pg_migrations[] = {
@@ -265,6 +271,8 @@ static const char *const pg_migrations[] = {
     "CREATE TABLE tls_keys(id TEXT PRIMARY KEY, cert_pem TEXT NOT NULL, active BIGINT NOT NULL,"
     " created BIGINT NOT NULL, data_key_id TEXT NOT NULL REFERENCES data_keys(id),"
     " key_ciphertext BYTEA NOT NULL);",
+    "CREATE TABLE policies(hash BYTEA PRIMARY KEY, rules BYTEA NOT NULL, active BIGINT NOT NULL,"
+    " created BIGINT NOT NULL);",
 };
 
 _Static_assert(sizeof sqlite_migrations / sizeof sqlite_migrations[0] == SIGIL_STORE_SCHEMA_VERSION + 1,
@@ -484,15 +492,30 @@ SIGIL_RESULT sigil_store_list_data_keys(struct sigil_store *s, sigil_store_dkey_
     return run(s, "SELECT id, kms_key_id, ciphertext_blob, created FROM data_keys ORDER BY id", NULL, 0, dk_row, &d);
 }
 
+/* The id length a chain's keys have (0: unknown chain). */
+static size_t chain_id_len(const char *chain)
+{
+    if (strcmp(chain, "eth2") == 0) {
+        return SIGIL_STORE_PUBKEY_LEN;
+    }
+    return strcmp(chain, "eth1") == 0 ? SIGIL_STORE_ADDRESS_LEN : 0;
+}
+
 SIGIL_RESULT sigil_store_add_vkey(struct sigil_store *s, const struct sigil_store_vkey *k)
 {
+    size_t idl = k->pubkey_len != 0 ? k->pubkey_len : SIGIL_STORE_PUBKEY_LEN;
     if (!id_ok(k->chain, SIGIL_STORE_CHAIN_MAX) || !id_ok(k->data_key_id, SIGIL_STORE_ID_MAX) ||
         k->ciphertext == NULL || k->ciphertext_len == 0 || k->ciphertext_len > SIGIL_STORE_BLOB_MAX) {
-        return sigil_errorf(SIGIL_ERR_ARG, "validator key: bad chain, data key id or ciphertext size");
+        return sigil_errorf(SIGIL_ERR_ARG, "signing key: bad chain, data key id or ciphertext size");
     }
-    struct param p[] = {
-        PB(k->pubkey, SIGIL_STORE_PUBKEY_LEN), PT(k->chain), PI(k->active ? 1 : 0), PI(now_s()), PT(k->data_key_id),
-        PB(k->ciphertext, k->ciphertext_len)};
+    if (chain_id_len(k->chain) != idl) {
+        return sigil_errorf(SIGIL_ERR_ARG,
+                            "signing key: chain \"%s\" needs %zu-byte ids (eth2: 48-byte public key,"
+                            " eth1: 20-byte address), not %zu",
+                            k->chain, chain_id_len(k->chain), idl);
+    }
+    struct param p[] = {PB(k->pubkey, idl), PT(k->chain),       PI(k->active ? 1 : 0),
+                        PI(now_s()),        PT(k->data_key_id), PB(k->ciphertext, k->ciphertext_len)};
     return run(s,
                "INSERT INTO validator_keys(pubkey, chain, active, created, data_key_id, ciphertext)"
                " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -509,11 +532,12 @@ static sigil_result vk_row(void *ud, const struct col *c, int nc)
 {
     struct vk_ctx *v = ud;
     struct sigil_store_vkey k = {0};
-    if (nc != 6 || c[0].null || c[0].len != SIGIL_STORE_PUBKEY_LEN || !copy_id(k.chain, sizeof k.chain, &c[1]) ||
+    if (nc != 6 || c[0].null || !copy_id(k.chain, sizeof k.chain, &c[1]) || c[0].len != chain_id_len(k.chain) ||
         !copy_id(k.data_key_id, sizeof k.data_key_id, &c[4]) || c[5].null || c[5].len > SIGIL_STORE_BLOB_MAX) {
         return sigil_errorf(SIGIL_ERR_DB, "malformed validator_keys row");
     }
-    memcpy(k.pubkey, c[0].p, SIGIL_STORE_PUBKEY_LEN);
+    memcpy(k.pubkey, c[0].p, c[0].len);
+    k.pubkey_len = c[0].len;
     k.active = c[2].i != 0;
     k.created = c[3].i;
     k.ciphertext = c[5].p;
@@ -522,18 +546,21 @@ static sigil_result vk_row(void *ud, const struct col *c, int nc)
     return v->fn(v->ctx, &k);
 }
 
-SIGIL_RESULT sigil_store_page_vkeys(struct sigil_store *s, const uint8_t *after, size_t limit, bool active_only,
-                                    sigil_store_vkey_fn fn, void *ctx, size_t *n)
+SIGIL_RESULT sigil_store_page_vkeys(struct sigil_store *s, const uint8_t *after, size_t after_len, size_t limit,
+                                    bool active_only, sigil_store_vkey_fn fn, void *ctx, size_t *n)
 {
     *n = 0;
     if (limit == 0 || limit > SIGIL_STORE_PAGE_MAX) {
         return sigil_errorf(SIGIL_ERR_ARG, "page size must be 1..%d", SIGIL_STORE_PAGE_MAX);
     }
+    if (after != NULL && (after_len == 0 || after_len > SIGIL_STORE_PUBKEY_LEN)) {
+        return sigil_errorf(SIGIL_ERR_ARG, "page cursor must be 1..%d bytes", SIGIL_STORE_PUBKEY_LEN);
+    }
     static const uint8_t zero[1] = {0};
     struct vk_ctx v = {fn, ctx, 0};
-    /* An empty blob sorts before every public key in both databases. */
-    struct param p[] = {after != NULL ? PB(after, SIGIL_STORE_PUBKEY_LEN) : PB(zero, 0), PI(active_only ? 1 : 0),
-                        PI(limit)};
+    /* An empty blob sorts before every id in both databases; both compare blobs bytewise, a
+     * prefix first (memcmp order in SQLite, bytea order in PostgreSQL). */
+    struct param p[] = {after != NULL ? PB(after, after_len) : PB(zero, 0), PI(active_only ? 1 : 0), PI(limit)};
     sigil_result r = run(s,
                          "SELECT pubkey, chain, active, created, data_key_id, ciphertext FROM validator_keys"
                          " WHERE pubkey > ?1 AND (?2 = 0 OR active <> 0) ORDER BY pubkey LIMIT ?3",
@@ -559,10 +586,12 @@ static sigil_result count_row(void *ud, const struct col *c, int nc)
     return sigil_ok();
 }
 
-SIGIL_RESULT sigil_store_set_vkey_active(struct sigil_store *s, const uint8_t pubkey[SIGIL_STORE_PUBKEY_LEN],
-                                         bool active)
+SIGIL_RESULT sigil_store_set_vkey_active(struct sigil_store *s, const uint8_t *id, size_t id_len, bool active)
 {
-    struct param p[] = {PI(active ? 1 : 0), PB(pubkey, SIGIL_STORE_PUBKEY_LEN)};
+    if (id == NULL || id_len == 0 || id_len > SIGIL_STORE_PUBKEY_LEN) {
+        return sigil_errorf(SIGIL_ERR_ARG, "key id must be 1..%d bytes", SIGIL_STORE_PUBKEY_LEN);
+    }
+    struct param p[] = {PI(active ? 1 : 0), PB(id, id_len)};
     int64_t found = 0;
     SIGIL_GUARD(
         run(s, "UPDATE validator_keys SET active = ?1 WHERE pubkey = ?2 RETURNING pubkey", p, 2, count_row, &found));
@@ -636,4 +665,92 @@ SIGIL_RESULT sigil_store_active_tls_key(struct sigil_store *s,
                     " WHERE active <> 0 ORDER BY created DESC, id DESC LIMIT 1",
                     NULL, 0, tls_row, &t));
     return t.found ? sigil_ok() : sigil_errorf(SIGIL_ERR_NOT_FOUND, "no active TLS key in the store");
+}
+
+/* ---------------- policies ---------------- */
+
+SIGIL_RESULT sigil_store_set_policy(struct sigil_store *s, const char *rules, size_t len, uint8_t hash[32])
+{
+    if (rules == NULL || len == 0 || memchr(rules, '\0', len) != NULL) {
+        return sigil_errorf(SIGIL_ERR_ARG, "policy: the rules file is empty or holds a NUL byte");
+    }
+    if (len > SIGIL_STORE_POLICY_MAX) {
+        return sigil_errorf(SIGIL_ERR_TOO_LARGE, "policy: the rules file is %zu bytes, over the %u-byte limit", len,
+                            SIGIL_STORE_POLICY_MAX);
+    }
+    uint8_t h[32];
+    SHA256((const uint8_t *)rules, len, h);
+    bool own_tx = !s->in_tx;
+    if (own_tx) {
+        SIGIL_GUARD(sigil_store_begin(s));
+    }
+    sigil_result r = run(s, "UPDATE policies SET active = 0", NULL, 0, NULL, NULL);
+    if (sigil_is_ok(r)) {
+        struct param p[] = {PB(h, sizeof h), PB(rules, len), PI(now_s())};
+        r = run(s,
+                "INSERT INTO policies(hash, rules, active, created) VALUES(?1, ?2, 1, ?3)"
+                " ON CONFLICT(hash) DO UPDATE SET active = 1, created = ?3",
+                p, 3, NULL, NULL);
+    }
+    if (own_tx) {
+        if (sigil_is_ok(r)) {
+            r = sigil_store_commit(s);
+        } else {
+            sigil_store_rollback(s);
+        }
+    }
+    if (sigil_is_ok(r) && hash != NULL) {
+        memcpy(hash, h, sizeof h);
+    }
+    return r;
+}
+
+SIGIL_RESULT sigil_store_clear_policy(struct sigil_store *s)
+{
+    return run(s, "UPDATE policies SET active = 0", NULL, 0, NULL, NULL);
+}
+
+struct pol_ctx {
+    sigil_result (*fn)(void *ctx, const struct sigil_store_policy *p);
+    void *ctx;
+    bool found;
+};
+
+static sigil_result pol_row(void *ud, const struct col *c, int nc)
+{
+    struct pol_ctx *t = ud;
+    struct sigil_store_policy p = {0};
+    if (nc != 3 || c[0].null || c[0].len != sizeof p.hash || c[1].null || c[1].len == 0 ||
+        c[1].len > SIGIL_STORE_POLICY_MAX) {
+        return sigil_errorf(SIGIL_ERR_DB, "malformed policies row");
+    }
+    uint8_t h[32];
+    SHA256(c[1].p, c[1].len, h);
+    if (CRYPTO_memcmp(h, c[0].p, sizeof h) != 0) {
+        return sigil_errorf(SIGIL_ERR_DB, "the stored policy's rules do not match its hash");
+    }
+    char *rules = malloc(c[1].len + 1);
+    if (rules == NULL) {
+        return sigil_error(SIGIL_ERR_NOMEM);
+    }
+    memcpy(rules, c[1].p, c[1].len);
+    rules[c[1].len] = '\0';
+    memcpy(p.hash, h, sizeof h);
+    p.rules = rules;
+    p.rules_len = c[1].len;
+    p.created = c[2].i;
+    t->found = true;
+    sigil_result r = t->fn(t->ctx, &p);
+    free(rules);
+    return r;
+}
+
+SIGIL_RESULT sigil_store_active_policy(struct sigil_store *s,
+                                       sigil_result (*fn)(void *ctx, const struct sigil_store_policy *p), void *ctx)
+{
+    struct pol_ctx t = {fn, ctx, false};
+    SIGIL_GUARD(run(s,
+                    "SELECT hash, rules, created FROM policies WHERE active <> 0 ORDER BY created DESC, hash LIMIT 1",
+                    NULL, 0, pol_row, &t));
+    return t.found ? sigil_ok() : sigil_errorf(SIGIL_ERR_NOT_FOUND, "no active policy in the store");
 }

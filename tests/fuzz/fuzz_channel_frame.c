@@ -1,6 +1,9 @@
 /* Fuzz harness for the control channel: the input is the byte stream a hostile host writes
  * (any number of frames). It goes through a socketpair into a channel with sigild's shape of
- * dispatch table; dispatching must end in a clean close, never a crash or a hang. */
+ * dispatch table, answers to sigild's own AUDIT requests included (AUDIT_OK / ERROR, which no
+ * request here waits for); dispatching must end in a clean close, never a crash or a hang.
+ * Inputs of odd length run with the reader thread (sigild's mode), even ones without. The input
+ * is also checked as an AUDIT frame's lines (the host's check). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,8 @@ static const struct sigil_channel_rule rules[] = {
     {SIGIL_MSG_KEYS_PAGE, SIGIL_CH_MASK(SIGIL_CH_INITIALIZING) | SIGIL_CH_MASK(SIGIL_CH_READY), false, false, answer},
     {SIGIL_MSG_STATUS, SIGIL_CH_MASK(SIGIL_CH_INITIALIZING) | SIGIL_CH_MASK(SIGIL_CH_READY), false, false, answer},
     {SIGIL_MSG_KEYGEN, SIGIL_CH_MASK(SIGIL_CH_READY), false, false, answer},
+    {SIGIL_MSG_AUDIT_OK, SIGIL_CH_MASK(SIGIL_CH_INITIALIZING) | SIGIL_CH_MASK(SIGIL_CH_READY), false, false, NULL},
+    {SIGIL_MSG_ERROR, SIGIL_CH_MASK(SIGIL_CH_INITIALIZING) | SIGIL_CH_MASK(SIGIL_CH_READY), false, false, NULL},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -39,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 256 * 1024) {
         return 0;
     }
+    uint64_t nlines = 0;
+    (void)sigil_channel_audit_lines_problem((const char *)data, size, 32768, &nlines);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
         return 0;
@@ -63,6 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     sigil_channel_set_timeouts(ch, 50, 50);
+    if ((size & 1u) != 0 && !sigil_is_ok(sigil_channel_start_reader(ch))) {
+        abort();
+    }
     for (int i = 0; i < 10000 && sigil_is_ok(sigil_channel_dispatch_one(ch)); i++) {
     }
     if (sigil_channel_state(ch) != SIGIL_CH_CLOSED) {

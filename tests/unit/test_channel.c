@@ -1,7 +1,11 @@
 /* Control-channel frames and dispatch under hostile input: every violation (oversized, zero,
  * truncated, unknown type, answer type, wrong state, second `once`, garbage or non-object JSON,
  * missing id) closes the channel with a clear error and the process keeps running; secret frames
- * are parsed into secure memory; the transports parse, listen and connect. */
+ * are parsed into secure memory; the transports parse, listen and connect.
+ * Requests from this side (sigil_channel_call, e.g. sigild's AUDIT): answered, refused (ERROR),
+ * timed out (a late answer is dropped), a handler that waits for an answer with the reader
+ * thread, and hostile answers (unknown id, wrong type for the id, wrong state, a second answer,
+ * too many queued requests) closing the channel. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +13,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +304,260 @@ static void test_bad_rules(void **state)
     assert_string_equal(sigil_msg_type_name(99), "UNKNOWN");
 }
 
+/* ---- requests from this side: sigil_channel_call ---- */
+
+/* The "sigild" side's table: host requests plus answers to its own AUDIT (READY only). */
+static enum sigil_channel_verdict on_status_calls(struct sigil_channel *ch, const json_t *msg, int64_t id, void *p);
+static const struct sigil_channel_rule call_rules[] = {
+    {SIGIL_MSG_STATUS, SIGIL_CH_MASK(SIGIL_CH_READY), false, false, on_status_calls},
+    {SIGIL_MSG_AUDIT_OK, SIGIL_CH_MASK(SIGIL_CH_READY), false, false, NULL},
+    {SIGIL_MSG_ERROR, SIGIL_CH_MASK(SIGIL_CH_READY), false, false, NULL},
+    {SIGIL_MSG_KEYS_ACK, SIGIL_CH_MASK(SIGIL_CH_READY), false, false, NULL},
+};
+
+struct call_ctx {
+    struct sigil_channel *ch;
+    int timeout_ms;
+    sigil_result r;
+    char detail[256];
+    json_t *answer;
+};
+
+static void do_call(struct call_ctx *c)
+{
+    json_t *m = json_pack("{s:s}", "lines", "{\"seq\":0}\n");
+    c->r = sigil_channel_call(c->ch, SIGIL_MSG_AUDIT, m, c->timeout_ms, &c->answer);
+    (void)snprintf(c->detail, sizeof c->detail, "%s", sigil_error_detail());
+    json_decref(m);
+}
+
+static void *call_thread(void *arg)
+{
+    do_call(arg);
+    return NULL;
+}
+
+/* A STATUS handler that, like sigild's KEYGEN, waits for an answer to its own request first. */
+static enum sigil_channel_verdict on_status_calls(struct sigil_channel *ch, const json_t *msg, int64_t id, void *p)
+{
+    (void)msg;
+    (void)p;
+    struct call_ctx c = {.ch = ch, .timeout_ms = 2000};
+    do_call(&c);
+    json_decref(c.answer);
+    json_t *o = json_pack("{s:b}", "audited", sigil_is_ok(c.r));
+    sigil_result r = sigil_channel_send(ch, SIGIL_MSG_STATUS_OK, id, o);
+    json_decref(o);
+    return sigil_is_ok(r) ? SIGIL_CH_DONE : SIGIL_CH_CLOSE;
+}
+
+static void call_open(struct pair *p, bool reader)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    memset(&p->c, 0, sizeof p->c);
+    p->host = sv[0];
+    assert_true(
+        sigil_is_ok(sigil_channel_new(&p->ch, sv[1], call_rules, sizeof call_rules / sizeof call_rules[0], &p->c)));
+    sigil_channel_set_timeouts(p->ch, reader ? -1 : 2000, 1000);
+    sigil_channel_set_state(p->ch, SIGIL_CH_READY);
+    if (reader) {
+        assert_true(sigil_is_ok(sigil_channel_start_reader(p->ch)));
+        assert_int_equal(sigil_channel_start_reader(p->ch).code, SIGIL_ERR_ARG);
+    }
+}
+
+/* The host side reads the AUDIT request; returns its id. */
+static int64_t host_reads_audit(int fd)
+{
+    json_t *o = NULL;
+    assert_int_equal(recv_answer(fd, &o), SIGIL_MSG_AUDIT);
+    assert_string_equal(json_string_value(json_object_get(o, "lines")), "{\"seq\":0}\n");
+    int64_t id = json_integer_value(json_object_get(o, "id"));
+    json_decref(o);
+    return id;
+}
+
+static void host_answers(int fd, uint8_t type, int64_t id)
+{
+    char b[96];
+    (void)snprintf(b, sizeof b, "{\"id\":%lld,\"code\":\"audit_io\",\"message\":\"disk full\"}", (long long)id);
+    send_msg(fd, type, b);
+}
+
+static void test_call_answered_refused_late(void **state)
+{
+    (void)state;
+    struct pair p;
+    /* answered, with dispatch_one (no reader) delivering it */
+    call_open(&p, false);
+    struct call_ctx c = {.ch = p.ch, .timeout_ms = 3000};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, call_thread, &c), 0);
+    int64_t id = host_reads_audit(p.host);
+    host_answers(p.host, SIGIL_MSG_AUDIT_OK, id);
+    assert_true(sigil_is_ok(sigil_channel_dispatch_one(p.ch)));
+    pthread_join(th, NULL);
+    assert_true(sigil_is_ok(c.r));
+    assert_int_equal(json_integer_value(json_object_get(c.answer, "id")), id);
+    json_decref(c.answer);
+    /* refused with ERROR: the caller gets NOT_READY and the peer's words */
+    c = (struct call_ctx){.ch = p.ch, .timeout_ms = 3000};
+    assert_int_equal(pthread_create(&th, NULL, call_thread, &c), 0);
+    id = host_reads_audit(p.host);
+    host_answers(p.host, SIGIL_MSG_ERROR, id);
+    assert_true(sigil_is_ok(sigil_channel_dispatch_one(p.ch)));
+    pthread_join(th, NULL);
+    assert_int_equal(c.r.code, SIGIL_ERR_NOT_READY);
+    assert_non_null(strstr(c.detail, "disk full"));
+    assert_null(c.answer);
+    /* no answer in time: SIGIL_ERR_IO; the late answer is then dropped, the channel stays open */
+    c = (struct call_ctx){.ch = p.ch, .timeout_ms = 100};
+    do_call(&c);
+    assert_int_equal(c.r.code, SIGIL_ERR_IO);
+    assert_non_null(strstr(c.detail, "no answer"));
+    id = host_reads_audit(p.host);
+    host_answers(p.host, SIGIL_MSG_AUDIT_OK, id);
+    assert_true(sigil_is_ok(sigil_channel_dispatch_one(p.ch)));
+    assert_int_equal(sigil_channel_state(p.ch), SIGIL_CH_READY);
+    /* a call whose type has no answer rule is misuse */
+    json_t *m = json_object(), *a = NULL;
+    assert_int_equal(sigil_channel_call(p.ch, SIGIL_MSG_KEYGEN, m, 10, &a).code, SIGIL_ERR_ARG);
+    assert_int_equal(sigil_channel_call(p.ch, SIGIL_MSG_AUDIT_OK, m, 10, &a).code, SIGIL_ERR_ARG);
+    json_decref(m);
+    pair_close(&p);
+}
+
+static void test_call_hostile_answers(void **state)
+{
+    (void)state;
+    struct pair p;
+    /* an answer to an id nobody asked for */
+    call_open(&p, false);
+    host_answers(p.host, SIGIL_MSG_AUDIT_OK, 7);
+    expect_closed(&p, SIGIL_ERR_FORBIDDEN, "no request is waiting");
+    pair_close(&p);
+    /* an ERROR nobody asked for */
+    call_open(&p, false);
+    host_answers(p.host, SIGIL_MSG_ERROR, 0);
+    expect_closed(&p, SIGIL_ERR_FORBIDDEN, "no request is waiting");
+    pair_close(&p);
+    /* an answer type not in the table (STATUS_OK to this side) */
+    call_open(&p, false);
+    host_answers(p.host, SIGIL_MSG_STATUS_OK, 1);
+    expect_closed(&p, SIGIL_ERR_FORBIDDEN, "not accepted");
+    pair_close(&p);
+    /* an answer in a state where it is not allowed */
+    call_open(&p, false);
+    sigil_channel_set_state(p.ch, SIGIL_CH_NEW);
+    host_answers(p.host, SIGIL_MSG_AUDIT_OK, 1);
+    expect_closed(&p, SIGIL_ERR_FORBIDDEN, "not allowed in state NEW");
+    pair_close(&p);
+    /* the right id with the wrong answer type (a listed one) */
+    call_open(&p, false);
+    struct call_ctx c = {.ch = p.ch, .timeout_ms = 3000};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, call_thread, &c), 0);
+    int64_t id = host_reads_audit(p.host);
+    host_answers(p.host, SIGIL_MSG_KEYS_ACK, id);
+    expect_closed(&p, SIGIL_ERR_FORBIDDEN, "AUDIT_OK was due");
+    pthread_join(th, NULL);
+    assert_int_equal(c.r.code, SIGIL_ERR_NOT_READY); /* woken by the close */
+    pair_close(&p);
+    /* an answer without an id */
+    call_open(&p, false);
+    send_msg(p.host, SIGIL_MSG_AUDIT_OK, "{}");
+    expect_closed(&p, SIGIL_ERR_PARSE, "AUDIT_OK");
+    pair_close(&p);
+    /* the peer hangs up while a call waits: the caller is released */
+    call_open(&p, true);
+    c = (struct call_ctx){.ch = p.ch, .timeout_ms = -1};
+    assert_int_equal(pthread_create(&th, NULL, call_thread, &c), 0);
+    (void)host_reads_audit(p.host);
+    close(p.host);
+    pthread_join(th, NULL);
+    assert_int_equal(c.r.code, SIGIL_ERR_NOT_READY);
+    assert_int_equal(sigil_channel_dispatch_one(p.ch).code, SIGIL_ERR_NOT_FOUND);
+    sigil_channel_free(p.ch);
+}
+
+struct dispatch_job {
+    struct sigil_channel *ch;
+    sigil_result r;
+};
+
+static void *dispatch_thread(void *arg)
+{
+    struct dispatch_job *j = arg;
+    j->r = sigil_channel_dispatch_one(j->ch);
+    return NULL;
+}
+
+static void test_reader_thread(void **state)
+{
+    (void)state;
+    struct pair p;
+    /* a handler waits for the answer to its own request (sigild's KEYGEN auditing): the reader
+     * thread delivers it while the dispatch thread is inside the handler */
+    call_open(&p, true);
+    send_msg(p.host, SIGIL_MSG_STATUS, "{\"id\":1}");
+    struct dispatch_job j = {p.ch, sigil_ok()};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, dispatch_thread, &j), 0);
+    int64_t id = host_reads_audit(p.host);
+    host_answers(p.host, SIGIL_MSG_AUDIT_OK, id);
+    json_t *o = NULL;
+    assert_int_equal(recv_answer(p.host, &o), SIGIL_MSG_STATUS_OK);
+    assert_true(json_is_true(json_object_get(o, "audited")));
+    json_decref(o);
+    pthread_join(th, NULL);
+    assert_true(sigil_is_ok(j.r));
+    /* a hostile answer seen by the reader closes the channel; dispatch_one reports it */
+    host_answers(p.host, SIGIL_MSG_AUDIT_OK, 99);
+    sigil_result r = sigil_channel_dispatch_one(p.ch);
+    assert_int_equal(r.code, SIGIL_ERR_FORBIDDEN);
+    assert_non_null(strstr(sigil_error_detail(), "no request is waiting"));
+    assert_int_equal(sigil_channel_state(p.ch), SIGIL_CH_CLOSED);
+    pair_close(&p);
+    /* more requests than the queue holds, sent without waiting for answers */
+    call_open(&p, true);
+    for (int i = 0; i < 20; i++) { /* each handler takes 2 s (no AUDIT_OK): at most one leaves the queue */
+        send_msg(p.host, SIGIL_MSG_STATUS, "{\"id\":1}");
+    }
+    r = sigil_channel_dispatch_one(p.ch);
+    while (sigil_is_ok(r)) { /* a few may be served before the reader trips: they wait for an answer */
+        r = sigil_channel_dispatch_one(p.ch);
+    }
+    assert_int_equal(sigil_channel_state(p.ch), SIGIL_CH_CLOSED);
+    pair_close(&p);
+    /* a request type unknown to the table, through the reader */
+    call_open(&p, true);
+    send_msg(p.host, SIGIL_MSG_INIT, "{\"id\":1}");
+    expect_closed(&p, SIGIL_ERR_FORBIDDEN, "not accepted");
+    pair_close(&p);
+}
+
+static void test_audit_lines_check(void **state)
+{
+    (void)state;
+    uint64_t n = 0;
+    const char ok[] = "{\"seq\":0}\n{\"seq\":1,\"x\":\"\\n\"}\n";
+    assert_null(sigil_channel_audit_lines_problem(ok, strlen(ok), 100, &n));
+    assert_int_equal(n, 2);
+    static const char *const bad[] = {"", "{}", "\n", "{}\n\n", "[1]\n", "{}\n{\n", "{\"a\":1,\"a\":2}\n", "{} x\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_non_null(sigil_channel_audit_lines_problem(bad[i], strlen(bad[i]), 100, &n));
+    }
+    assert_non_null(sigil_channel_audit_lines_problem("{}\0\n", 4, 100, &n));
+    char big[64];
+    memset(big, ' ', sizeof big);
+    big[0] = '{';
+    big[61] = '}';
+    big[62] = '\n';
+    assert_null(sigil_channel_audit_lines_problem(big, 63, 63, &n));
+    assert_non_null(sigil_channel_audit_lines_problem(big, 63, 62, &n)); /* over the line limit */
+}
+
 static void test_transports(void **state)
 {
     (void)state;
@@ -369,10 +628,12 @@ int main(void)
 {
     sigil_channel_use_secure_json();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frame_round_trip), cmocka_unit_test(test_happy_path_and_once),
-        cmocka_unit_test(test_hostile_lengths),  cmocka_unit_test(test_hostile_types_and_states),
-        cmocka_unit_test(test_hostile_payloads), cmocka_unit_test(test_bad_rules),
-        cmocka_unit_test(test_transports),
+        cmocka_unit_test(test_frame_round_trip),     cmocka_unit_test(test_happy_path_and_once),
+        cmocka_unit_test(test_hostile_lengths),      cmocka_unit_test(test_hostile_types_and_states),
+        cmocka_unit_test(test_hostile_payloads),     cmocka_unit_test(test_bad_rules),
+        cmocka_unit_test(test_transports),           cmocka_unit_test(test_call_answered_refused_late),
+        cmocka_unit_test(test_call_hostile_answers), cmocka_unit_test(test_reader_thread),
+        cmocka_unit_test(test_audit_lines_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,15 +1,19 @@
 /* The enclave boot path end to end: the real sigild binary with --control fd:3 on a socketpair,
  * driven by this test playing sigil-host, against a fake KMS inside the test (SigV4 verified,
  * attestation document verified against a dev root, PCR0 policy, CMS built for the document's
- * recipient key). INIT -> KEYS_PAGE (one key with a wrong pubkey) -> READY -> HTTPS over the unix
- * listener -> KEYGEN -> STATUS -> SHUTDOWN; KMS refusal -> ERROR and state NEW (a retry works);
- * a wrong-state message closes the channel. */
+ * recipient key). INIT (with a wallet policy) -> KEYS_PAGE (eth2 and eth1 keys, one of each
+ * wrong) -> READY -> HTTPS over the unix listener -> KEYGEN eth2 and eth1 -> STATUS -> SHUTDOWN;
+ * KMS refusal -> ERROR and state NEW (a retry works); a wrong-state message closes the channel.
+ * The audit log: this "host" stores AUDIT frames in a file and answers AUDIT_OK; the chain
+ * continues across a restart and verifies (attestation-bound audit key); hostile AUDIT_OK / AUDIT
+ * frames close the channel; an unanswered or refused AUDIT disables the wallet, not eth2. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -21,6 +25,8 @@
 #include "common/secmem.h"
 #include "crypto/bls.h"
 #include "crypto/envelope.h"
+#include "audit/audit.h"
+#include "eth1/secp256k1.h"
 #include "kms/cms.h"
 #include "kms/sigv4.h"
 
@@ -211,6 +217,42 @@ static int reap(struct child *c)
 
 static unsigned g_log_frames; /* LOG frames seen: sigild's log reaches the host */
 
+/* How this "host" treats AUDIT frames. */
+enum audit_mode { AUDIT_STORE, AUDIT_IGNORE, AUDIT_REFUSE };
+static enum audit_mode g_audit_mode = AUDIT_STORE;
+static char g_audit_path[128];  /* where AUDIT_STORE appends */
+static unsigned g_audit_frames; /* AUDIT frames seen */
+static json_int_t g_audit_last_id;
+
+/* Like sigil-host: appends the lines, then answers AUDIT_OK (or not, or ERROR). */
+static void serve_audit(struct child *c, const uint8_t *p, size_t n)
+{
+    json_t *m = json_loadb((const char *)p, n, 0, NULL);
+    assert_true(json_is_object(m));
+    json_int_t id = json_integer_value(json_object_get(m, "id"));
+    const json_t *lines = json_object_get(m, "lines");
+    assert_true(json_is_string(lines));
+    const char *t = json_string_value(lines);
+    size_t tl = json_string_length(lines);
+    assert_true(tl > 0 && t[tl - 1] == '\n');
+    g_audit_frames++;
+    g_audit_last_id = id;
+    if (g_audit_mode == AUDIT_STORE) {
+        FILE *f = fopen(g_audit_path, "a");
+        assert_non_null(f);
+        assert_int_equal(fwrite(t, 1, tl, f), tl);
+        assert_int_equal(fclose(f), 0);
+        json_t *ok = json_pack("{s:I}", "id", id);
+        assert_true(sigil_is_ok(sigil_frame_write_json(c->fd, SIGIL_MSG_AUDIT_OK, ok, 5000)));
+        json_decref(ok);
+    } else if (g_audit_mode == AUDIT_REFUSE) {
+        json_t *e = json_pack("{s:I, s:s, s:s}", "id", id, "code", "audit_io", "message", "disk full");
+        assert_true(sigil_is_ok(sigil_frame_write_json(c->fd, SIGIL_MSG_ERROR, e, 5000)));
+        json_decref(e);
+    }
+    json_decref(m);
+}
+
 static uint8_t call(struct child *c, uint8_t type, json_t *msg, json_t **ans)
 {
     assert_true(sigil_is_ok(sigil_frame_write_json(c->fd, type, msg, 5000)));
@@ -218,7 +260,8 @@ static uint8_t call(struct child *c, uint8_t type, json_t *msg, json_t **ans)
     uint8_t t = 0, *p = NULL;
     size_t n = 0;
     bool sec = false;
-    /* Like sigil-host: LOG frames (sigild's relayed log lines) may come before the answer. */
+    /* Like sigil-host: LOG frames (sigild's relayed log lines) and AUDIT requests may come before
+     * the answer. */
     for (;;) {
         sigil_result r = sigil_frame_read(c->fd, &t, &p, &n, &sec, NULL, NULL, 30000);
         if (!sigil_is_ok(r)) {
@@ -230,6 +273,11 @@ static uint8_t call(struct child *c, uint8_t type, json_t *msg, json_t **ans)
             assert_true(json_is_object(line)); /* every relayed line is a JSON log object */
             g_log_frames++;
             json_decref(line);
+            free(p);
+            continue;
+        }
+        if (t == SIGIL_MSG_AUDIT) {
+            serve_audit(c, p, n);
             free(p);
             continue;
         }
@@ -320,6 +368,63 @@ static json_t *key_entry(bool wrong_pk, char pkhex[99])
     return e;
 }
 
+/* An eth1 key envelope for a fresh key: 0 good, 1 claims another address (opens, key mismatch),
+ * 2 tampered ciphertext. */
+static json_t *eth1_entry(int flavour, char addrhex[43])
+{
+    sigil_secp256k1_sk *sk = NULL;
+    uint8_t addr[20], *skb = sigil_secure_alloc(32);
+    assert_non_null(skb);
+    assert_true(sigil_is_ok(sigil_secp256k1_sk_generate(&sk)));
+    assert_true(sigil_is_ok(sigil_secp256k1_address(addr, sk)));
+    sigil_secp256k1_sk_export(skb, sk);
+    sigil_secp256k1_sk_free(sk);
+    if (flavour == 1) {
+        addr[0] ^= 1;
+    }
+    uint8_t ct[128];
+    size_t n = 0;
+    assert_true(sigil_is_ok(
+        sigil_envelope_seal(ct, sizeof ct, &n, g_data_key, SIGIL_ENVELOPE_LABEL_KEY, "eth1", addr, 20, skb, 32)));
+    sigil_secure_free(skb);
+    if (flavour == 2) {
+        ct[20] ^= 1;
+    }
+    sigil_hex_encode(addrhex, addr, 20, 1);
+    char *c64 = b64(ct, n);
+    json_t *e =
+        json_pack("{s:s, s:s, s:s, s:s}", "address", addrhex, "chain", "eth1", "data_key", "dk-1", "ciphertext", c64);
+    free(c64);
+    return e;
+}
+
+static const char g_policy[] = "{\"version\":1,\"policies\":[{\"name\":\"wallet\",\"keys\":[\"*\"],"
+                               "\"chain_ids\":[1,11155111],\"max_value_wei\":\"1000000000000000000\"}]}";
+
+static void fresh_audit(const char *name)
+{
+    snprintf(g_audit_path, sizeof g_audit_path, "%s/%s", g_dir, name);
+    (void)unlink(g_audit_path);
+    int fd = open(g_audit_path, O_WRONLY | O_CREAT | O_EXCL, 0600); /* as the host's file sink creates it */
+    assert_true(fd >= 0);
+    close(fd);
+    g_audit_mode = AUDIT_STORE;
+    g_audit_frames = 0;
+}
+
+/* Verifies the log this "host" kept: clean, every start record attested under the dev root. */
+static void verify_audit(struct sigil_audit_report *rep)
+{
+    struct sigil_audit_verify_opts vo = {.attestation_root_pem = g_root_pem, .require_attestation = true};
+    memset(rep, 0, sizeof *rep);
+    sigil_result r = sigil_audit_verify_file(g_audit_path, &vo, rep);
+    if (!sigil_is_ok(r)) {
+        print_message("audit verify: %s (%s)\n", rep->first_problem, sigil_error_detail());
+    }
+    assert_true(sigil_is_ok(r));
+    assert_int_equal(rep->problems, 0);
+}
+
 static int unix_connect(const char *path)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -352,29 +457,49 @@ static void https_unix(const char *method, const char *path, const char *body, s
 static void test_boot_sign_keygen_shutdown(void **state)
 {
     (void)state;
+    fresh_audit("audit-boot.jsonl");
     struct child c;
     spawn(&c);
     json_t *a = NULL;
-    assert_int_equal(call(&c, SIGIL_MSG_INIT, init_msg("ok.db"), &a), SIGIL_MSG_INIT_OK);
+    json_t *init = init_msg("ok.db");
+    json_object_set_new(json_object_get(init, "service"), "policy", json_string(g_policy));
+    assert_int_equal(call(&c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_INIT_OK);
     assert_string_equal(json_string_value(json_object_get(a, "pcr0")), g_policy_pcr0);
     assert_string_equal(json_string_value(json_object_get(a, "state")), "INITIALIZING");
+    uint8_t ph[32];
+    char phx[67];
+    SHA256((const uint8_t *)g_policy, strlen(g_policy), ph);
+    sigil_hex_encode(phx, ph, 32, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "policy_hash")), phx);
     json_decref(a);
-    char pk1[99], pk2[99], bad[99];
-    json_t *page =
-        json_pack("{s:i, s:[o,o], s:b}", "id", 2, "keys", key_entry(false, pk1), key_entry(true, bad), "last", 0);
+    char pk1[99], pk2[99], bad[99], e1[43], e1bad[43], e1tamp[43];
+    json_t *page = json_pack("{s:i, s:[o,o,o,o,o], s:b}", "id", 2, "keys", key_entry(false, pk1), key_entry(true, bad),
+                             eth1_entry(0, e1), eth1_entry(1, e1bad), eth1_entry(2, e1tamp), "last", 0);
     assert_int_equal(call(&c, SIGIL_MSG_KEYS_PAGE, page, &a), SIGIL_MSG_KEYS_ACK);
     assert_int_equal(json_integer_value(json_object_get(a, "id")), 2);
-    assert_int_equal(json_integer_value(json_object_get(a, "loaded")), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "loaded")), 2);
+    assert_int_equal(json_integer_value(json_object_get(a, "eth1_keys")), 1);
     json_t *f = json_object_get(a, "failed");
-    assert_int_equal(json_array_size(f), 1);
+    assert_int_equal(json_array_size(f), 3);
     assert_string_equal(json_string_value(json_object_get(json_array_get(f, 0), "pubkey")), bad);
     assert_non_null(strstr(json_string_value(json_object_get(json_array_get(f, 0), "reason")), "pubkey"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 1), "address")), e1bad);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(f, 1), "reason")), "does not match"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 2), "address")), e1tamp);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(f, 2), "reason")), "does not open"));
     json_decref(a);
     page = json_pack("{s:i, s:[o], s:b}", "id", 3, "keys", key_entry(false, pk2), "last", 1);
     assert_int_equal(call(&c, SIGIL_MSG_KEYS_PAGE, page, &a), SIGIL_MSG_KEYS_ACK);
-    assert_int_equal(json_integer_value(json_object_get(a, "total")), 2);
+    assert_int_equal(json_integer_value(json_object_get(a, "total")), 3);
     assert_string_equal(json_string_value(json_object_get(a, "state")), "READY");
     json_decref(a);
+    assert_true(g_audit_frames >= 1); /* the start record went to the "host" before READY */
+
+    /* the wallet key is live in the service: eth1 publicKeys */
+    static struct tresp r1;
+    https_unix("GET", "/api/v1/eth1/publicKeys", NULL, &r1);
+    assert_int_equal(r1.status, 200);
+    print_message("eth1 publicKeys: %.200s\n", r1.body);
 
     /* HTTPS over the unix listener, with the TLS key that came through the envelope */
     static struct tresp r;
@@ -421,14 +546,223 @@ static void test_boot_sign_keygen_shutdown(void **state)
     assert_non_null(json_object_get(json_object_get(k0, "deposit_data"), "deposit_data_root"));
     json_decref(a);
 
+    /* KEYGEN eth1: each envelope opens (AAD bound to the address) to a key with that address */
+    unsigned before = g_audit_frames;
+    kg = json_pack("{s:i, s:i, s:s, s:s}", "id", 7, "count", 2, "chain", "eth1", "data_key", "dk-1");
+    assert_int_equal(call(&c, SIGIL_MSG_KEYGEN, kg, &a), SIGIL_MSG_KEYGEN_OK);
+    keys = json_object_get(a, "keys");
+    assert_int_equal(json_array_size(keys), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *k = json_array_get(keys, i);
+        const char *ah = json_string_value(json_object_get(k, "address"));
+        c64 = json_string_value(json_object_get(k, "ciphertext"));
+        assert_string_equal(json_string_value(json_object_get(k, "chain")), "eth1");
+        assert_null(json_object_get(k, "secret"));
+        uint8_t addr[20], got[20];
+        uint8_t *esk = sigil_secure_alloc(32);
+        sigil_secp256k1_sk *sk1 = NULL;
+        assert_true(sigil_is_ok(sigil_hex_decode_exact(addr, 20, ah, strlen(ah))));
+        assert_true(sigil_is_ok(sigil_base64_decode(ct, sizeof ct, &ctn, c64, strlen(c64))));
+        assert_true(sigil_is_ok(
+            sigil_envelope_open(esk, 32, &skn, g_data_key, SIGIL_ENVELOPE_LABEL_KEY, "eth1", addr, 20, ct, ctn)));
+        assert_true(sigil_is_ok(sigil_secp256k1_sk_from_bytes(&sk1, esk)));
+        assert_true(sigil_is_ok(sigil_secp256k1_address(got, sk1)));
+        assert_memory_equal(got, addr, 20);
+        sigil_secp256k1_sk_free(sk1);
+        sigil_secure_free(esk);
+    }
+    json_decref(a);
+    assert_true(g_audit_frames >= before + 1); /* each generated key is audited before it is released */
+    /* KEYGEN hostile values: a refusal, the channel stays open */
+    kg = json_pack("{s:i, s:i, s:s, s:s}", "id", 8, "count", 101, "chain", "eth1", "data_key", "dk-1");
+    assert_int_equal(call(&c, SIGIL_MSG_KEYGEN, kg, &a), SIGIL_MSG_ERROR);
+    json_decref(a);
+    kg = json_pack("{s:i, s:i, s:s, s:s}", "id", 9, "count", 1, "chain", "eth1", "data_key", "dk-unknown");
+    assert_int_equal(call(&c, SIGIL_MSG_KEYGEN, kg, &a), SIGIL_MSG_ERROR);
+    json_decref(a);
+
     assert_int_equal(call(&c, SIGIL_MSG_STATUS, json_pack("{s:i}", "id", 5), &a), SIGIL_MSG_STATUS_OK);
     assert_string_equal(json_string_value(json_object_get(a, "state")), "READY");
     assert_int_equal(json_integer_value(json_object_get(a, "keys_loaded")), 4);
-    assert_true(json_is_null(json_object_get(a, "last_error")));
+    assert_int_equal(json_integer_value(json_object_get(a, "eth1_keys")), 3);
+    assert_string_equal(json_string_value(json_object_get(a, "policy_hash")), phx);
+    assert_string_equal(json_string_value(json_object_get(a, "policy")), "loaded");
+    assert_string_equal(json_string_value(json_object_get(a, "wallet")), "enabled");
+    assert_non_null(json_string_value(json_object_get(json_object_get(a, "audit"), "address")));
+    assert_non_null(strstr(json_string_value(json_object_get(a, "last_error")), "data_key")); /* the last refusal */
     json_decref(a);
     assert_int_equal(call(&c, SIGIL_MSG_SHUTDOWN, json_pack("{s:i}", "id", 6), &a), SIGIL_MSG_SHUTDOWN_OK);
     json_decref(a);
     assert_int_equal(reap(&c), 0);
+    struct sigil_audit_report rep;
+    verify_audit(&rep);
+    assert_int_equal(rep.starts, 1);
+    assert_true(rep.decisions >= 2);        /* the two keygen records */
+    assert_int_equal(rep.unsigned_tail, 0); /* SHUTDOWN closed the log with a checkpoint */
+}
+
+/* A fresh sigild boots to READY with no validator keys, with the given INIT "audit" object. */
+static void boot_empty(struct child *c, const char *db, json_t *audit)
+{
+    json_t *a = NULL;
+    spawn(c);
+    json_t *init = init_msg(db);
+    if (audit != NULL) {
+        json_object_set_new(init, "audit", audit);
+    }
+    assert_int_equal(call(c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_INIT_OK);
+    json_decref(a);
+    json_t *page = json_pack("{s:i, s:[], s:b}", "id", 2, "keys", "last", 1);
+    assert_int_equal(call(c, SIGIL_MSG_KEYS_PAGE, page, &a), SIGIL_MSG_KEYS_ACK);
+    assert_string_equal(json_string_value(json_object_get(a, "state")), "READY");
+    json_decref(a);
+}
+
+/* The tail of the "host's" log, as sigil-host reads it for INIT. */
+static json_t *audit_tail(void)
+{
+    struct sigil_audit_sink sk;
+    uint64_t next = 0;
+    uint8_t prev[32];
+    char hx[67];
+    assert_true(sigil_is_ok(sigil_audit_file_sink(&sk, g_audit_path, &next, prev)));
+    if (sk.close != NULL) {
+        sk.close(sk.ctx);
+    }
+    return json_pack("{s:I, s:s}", "next_seq", (json_int_t)next, "prev_hash", sigil_hex_encode(hx, prev, 32, 1));
+}
+
+static void shutdown_child(struct child *c)
+{
+    json_t *a = NULL;
+    assert_int_equal(call(c, SIGIL_MSG_SHUTDOWN, json_pack("{s:i}", "id", 99), &a), SIGIL_MSG_SHUTDOWN_OK);
+    json_decref(a);
+    assert_int_equal(reap(c), 0);
+}
+
+static void test_audit_chain_across_restart(void **state)
+{
+    (void)state;
+    fresh_audit("audit-restart.jsonl");
+    struct child c;
+    boot_empty(&c, "restart.db", NULL);
+    shutdown_child(&c);
+    /* the second life continues the chain from the file's tail, and signs a keygen record */
+    boot_empty(&c, "restart.db", audit_tail());
+    json_t *a = NULL;
+    json_t *kg = json_pack("{s:i, s:i, s:s, s:s}", "id", 3, "count", 1, "chain", "eth1", "data_key", "dk-1");
+    assert_int_equal(call(&c, SIGIL_MSG_KEYGEN, kg, &a), SIGIL_MSG_KEYGEN_OK);
+    json_decref(a);
+    shutdown_child(&c);
+    struct sigil_audit_report rep;
+    verify_audit(&rep);
+    assert_int_equal(rep.starts, 2);
+    assert_int_equal(rep.decisions, 1);
+    /* a host that loses the tail (a new chain in the same file) is caught by the verifier */
+    boot_empty(&c, "restart.db", NULL);
+    shutdown_child(&c);
+    struct sigil_audit_verify_opts vo = {.attestation_root_pem = g_root_pem};
+    memset(&rep, 0, sizeof rep);
+    assert_int_equal(sigil_audit_verify_file(g_audit_path, &vo, &rep).code, SIGIL_ERR_CRYPTO);
+    assert_true(rep.problems > 0);
+    print_message("broken chain reported: %s\n", rep.first_problem);
+}
+
+/* Expects sigild to close the channel (no answer) and exit 3. */
+static void expect_violation(struct child *c, uint8_t type, json_t *msg)
+{
+    json_t *a = NULL;
+    assert_int_equal(call(c, type, msg, &a), 0);
+    assert_null(a);
+    assert_int_equal(reap(c), 3);
+}
+
+static void test_audit_hostile(void **state)
+{
+    (void)state;
+    fresh_audit("audit-hostile.jsonl");
+    struct child c;
+    json_t *a = NULL;
+    /* AUDIT_OK before INIT (state NEW) */
+    spawn(&c);
+    expect_violation(&c, SIGIL_MSG_AUDIT_OK, json_pack("{s:i}", "id", 1));
+    /* AUDIT_OK answering nothing sigild asked */
+    spawn(&c);
+    assert_int_equal(call(&c, SIGIL_MSG_INIT, init_msg("hostile.db"), &a), SIGIL_MSG_INIT_OK);
+    json_decref(a);
+    expect_violation(&c, SIGIL_MSG_AUDIT_OK, json_pack("{s:i}", "id", 4242));
+    /* an AUDIT from the host: requests of that type only go the other way */
+    spawn(&c);
+    assert_int_equal(call(&c, SIGIL_MSG_INIT, init_msg("hostile.db"), &a), SIGIL_MSG_INIT_OK);
+    json_decref(a);
+    expect_violation(&c, SIGIL_MSG_AUDIT, json_pack("{s:i, s:s}", "id", 5, "lines", "{}\n"));
+    /* an ERROR frame nobody asked for */
+    boot_empty(&c, "hostile.db", audit_tail());
+    expect_violation(&c, SIGIL_MSG_ERROR, json_pack("{s:i, s:s, s:s}", "id", 777, "code", "x", "message", "y"));
+    /* a bad audit object in INIT is refused (sigild stays NEW) */
+    spawn(&c);
+    json_t *init = init_msg("hostile.db");
+    json_object_set_new(init, "audit", json_pack("{s:i, s:s}", "next_seq", -1, "prev_hash", "00"));
+    assert_int_equal(call(&c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_ERROR);
+    assert_non_null(strstr(json_string_value(json_object_get(a, "message")), "audit"));
+    json_decref(a);
+    init = init_msg("hostile.db");
+    json_object_set_new(json_object_get(init, "service"), "policy", json_string("{\"version\":2}"));
+    assert_int_equal(call(&c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_ERROR);
+    assert_non_null(strstr(json_string_value(json_object_get(a, "message")), "service.policy"));
+    json_decref(a);
+    shutdown_child(&c);
+}
+
+/* A host that never answers (or refuses) AUDIT: the audit log cannot open, so the wallet is off
+ * (no eth1 key signs unaudited) while eth2 keeps working; a late AUDIT_OK is dropped. */
+static void test_audit_unanswered_disables_wallet(void **state)
+{
+    (void)state;
+    for (int mode = AUDIT_IGNORE; mode <= AUDIT_REFUSE; mode++) {
+        fresh_audit("audit-unanswered.jsonl");
+        g_audit_mode = (enum audit_mode)mode;
+        struct child c;
+        json_t *a = NULL;
+        spawn(&c);
+        json_t *init = init_msg("unanswered.db");
+        json_object_set_new(init, "audit",
+                            json_pack("{s:i, s:s, s:i}", "next_seq", 0, "prev_hash",
+                                      "0000000000000000000000000000000000000000000000000000000000000000",
+                                      "ack_timeout_ms", 300));
+        assert_int_equal(call(&c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_INIT_OK);
+        json_decref(a);
+        char pk[99], e1[43];
+        json_t *page = json_pack("{s:i, s:[o], s:b}", "id", 2, "keys", key_entry(false, pk), "last", 0);
+        assert_int_equal(call(&c, SIGIL_MSG_KEYS_PAGE, page, &a), SIGIL_MSG_KEYS_ACK);
+        json_decref(a);
+        page = json_pack("{s:i, s:[o], s:b}", "id", 3, "keys", eth1_entry(0, e1), "last", 1);
+        assert_int_equal(call(&c, SIGIL_MSG_KEYS_PAGE, page, &a), SIGIL_MSG_KEYS_ACK);
+        assert_string_equal(json_string_value(json_object_get(a, "state")), "READY");
+        json_decref(a);
+        assert_true(g_audit_frames >= 1);
+        if (mode == AUDIT_IGNORE) { /* the answer comes far too late: dropped, not a violation */
+            json_t *late = json_pack("{s:I}", "id", g_audit_last_id);
+            assert_true(sigil_is_ok(sigil_frame_write_json(c.fd, SIGIL_MSG_AUDIT_OK, late, 5000)));
+            json_decref(late);
+        }
+        assert_int_equal(call(&c, SIGIL_MSG_STATUS, json_pack("{s:i}", "id", 4), &a), SIGIL_MSG_STATUS_OK);
+        assert_string_equal(json_string_value(json_object_get(a, "wallet")), "disabled");
+        assert_int_equal(json_integer_value(json_object_get(a, "eth1_keys")), 0);
+        assert_non_null(strstr(json_string_value(json_object_get(a, "last_error")), "audit"));
+        json_decref(a);
+        json_t *kg = json_pack("{s:i, s:i, s:s, s:s}", "id", 5, "count", 1, "chain", "eth1", "data_key", "dk-1");
+        assert_int_equal(call(&c, SIGIL_MSG_KEYGEN, kg, &a), SIGIL_MSG_ERROR);
+        assert_non_null(strstr(json_string_value(json_object_get(a, "message")), "wallet is disabled"));
+        json_decref(a);
+        /* eth2 still signs */
+        static struct tresp r;
+        https_unix("GET", "/api/v1/eth2/publicKeys", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, pk));
+        g_audit_mode = AUDIT_STORE;
+        shutdown_child(&c);
+    }
 }
 
 static void test_kms_refusal_then_retry(void **state)
@@ -493,6 +827,9 @@ int main(void)
         cmocka_unit_test(test_boot_sign_keygen_shutdown),
         cmocka_unit_test(test_kms_refusal_then_retry),
         cmocka_unit_test(test_wrong_state_closes),
+        cmocka_unit_test(test_audit_chain_across_restart),
+        cmocka_unit_test(test_audit_hostile),
+        cmocka_unit_test(test_audit_unanswered_disables_wallet),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     return rc;

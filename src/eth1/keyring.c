@@ -1,0 +1,543 @@
+/* The eth1 key ring: an open-addressing hash table from address to key (addresses are keccak
+ * output, so their first bytes are already a uniform hash), behind a rwlock. Public data (address,
+ * public key) sits in the ordinary heap; each secret key stays in its own secure allocation. */
+#include "eth1/keyring.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <secp256k1.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/hex.h"
+#include "common/io.h"
+#include "common/log.h"
+#include "common/secmem.h"
+
+#define MAX_FILES       (1u << 20)
+#define MAX_PASSWORD    4096
+#define MAX_THREADS     64
+#define PROGRESS_STEPS  10
+#define JSON_SUFFIX     ".json"
+#define PASSWORD_SUFFIX ".txt"
+
+struct entry {
+    uint8_t address[20];
+    uint8_t pubkey[SIGIL_SECP256K1_PUB_LEN];
+    sigil_secp256k1_sk *sk;
+};
+
+struct sigil_eth1_keyring {
+    pthread_rwlock_t lock;
+    struct entry **slots; /* cap slots, NULL = empty; cap a power of two, count <= cap / 2 */
+    size_t cap;
+    size_t count;
+};
+
+static size_t slot_hash(const uint8_t addr[20])
+{
+    uint64_t h = 0;
+    for (int i = 0; i < 8; i++) {
+        h = (h << 8) | addr[i];
+    }
+    return (size_t)h;
+}
+
+/* Index of addr's slot, or of the empty slot where it would go. Caller holds the lock. */
+static size_t find_slot(struct entry *const *slots, size_t cap, const uint8_t addr[20])
+{
+    size_t i = slot_hash(addr) & (cap - 1);
+    while (slots[i] != NULL && memcmp(slots[i]->address, addr, 20) != 0) {
+        i = (i + 1) & (cap - 1);
+    }
+    return i;
+}
+
+static struct entry *lookup(const struct sigil_eth1_keyring *kr, const uint8_t addr[20])
+{
+    if (kr->cap == 0) {
+        return NULL;
+    }
+    return kr->slots[find_slot(kr->slots, kr->cap, addr)];
+}
+
+sigil_result sigil_eth1_keyring_new(struct sigil_eth1_keyring **out)
+{
+    struct sigil_eth1_keyring *kr = calloc(1, sizeof *kr);
+    SIGIL_ENSURE(kr != NULL, SIGIL_ERR_NOMEM);
+    if (pthread_rwlock_init(&kr->lock, NULL) != 0) {
+        free(kr);
+        return sigil_error(SIGIL_ERR_NOMEM);
+    }
+    *out = kr;
+    return sigil_ok();
+}
+
+void sigil_eth1_keyring_free(struct sigil_eth1_keyring *kr)
+{
+    if (kr == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < kr->cap; i++) {
+        if (kr->slots[i] != NULL) {
+            sigil_secp256k1_sk_free(kr->slots[i]->sk);
+            free(kr->slots[i]);
+        }
+    }
+    free(kr->slots);
+    pthread_rwlock_destroy(&kr->lock);
+    free(kr);
+}
+
+/* Doubles the table (or creates it). Caller holds the write lock. */
+static sigil_result grow(struct sigil_eth1_keyring *kr)
+{
+    size_t ncap = kr->cap ? kr->cap * 2 : 64;
+    struct entry **ns = calloc(ncap, sizeof(struct entry *));
+    SIGIL_ENSURE(ns != NULL, SIGIL_ERR_NOMEM);
+    for (size_t i = 0; i < kr->cap; i++) {
+        if (kr->slots[i] != NULL) {
+            ns[find_slot(ns, ncap, kr->slots[i]->address)] = kr->slots[i];
+        }
+    }
+    free(kr->slots);
+    kr->slots = ns;
+    kr->cap = ncap;
+    return sigil_ok();
+}
+
+sigil_result sigil_eth1_keyring_add(struct sigil_eth1_keyring *kr, sigil_secp256k1_sk *sk, uint8_t addr_out[20])
+{
+    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
+    struct entry *e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        sigil_secp256k1_sk_free(sk);
+        return sigil_error(SIGIL_ERR_NOMEM);
+    }
+    e->sk = sk;
+    /* Derived outside the lock: the public key costs a scalar multiplication. */
+    SIGIL_GUARD_GOTO(sigil_secp256k1_pubkey(e->pubkey, sk));
+    sigil_eth1_pubkey_to_address(e->address, e->pubkey);
+    if (addr_out != NULL) {
+        memcpy(addr_out, e->address, 20);
+    }
+    pthread_rwlock_wrlock(&kr->lock);
+    if (lookup(kr, e->address) != NULL) {
+        ret = sigil_errorf(SIGIL_ERR_CONFLICT, "the key ring already holds this address");
+    } else if (kr->count >= SIGIL_ETH1_MAX_KEYS) {
+        ret = sigil_errorf(SIGIL_ERR_TOO_LARGE, "the key ring holds at most %u keys", SIGIL_ETH1_MAX_KEYS);
+    } else if ((kr->count + 1) * 2 > kr->cap && !sigil_is_ok(ret = grow(kr))) {
+        /* ret carries the error */
+    } else {
+        kr->slots[find_slot(kr->slots, kr->cap, e->address)] = e;
+        kr->count++;
+        e = NULL;
+        ret = sigil_ok();
+    }
+    pthread_rwlock_unlock(&kr->lock);
+out:
+    if (e != NULL) {
+        sigil_secp256k1_sk_free(e->sk);
+        free(e);
+    }
+    return ret;
+}
+
+size_t sigil_eth1_keyring_count(const struct sigil_eth1_keyring *kr)
+{
+    struct sigil_eth1_keyring *k = (struct sigil_eth1_keyring *)kr; /* the lock is not part of the value */
+    pthread_rwlock_rdlock(&k->lock);
+    size_t n = k->count;
+    pthread_rwlock_unlock(&k->lock);
+    return n;
+}
+
+bool sigil_eth1_keyring_has(const struct sigil_eth1_keyring *kr, const uint8_t addr[20])
+{
+    struct sigil_eth1_keyring *k = (struct sigil_eth1_keyring *)kr;
+    pthread_rwlock_rdlock(&k->lock);
+    bool found = lookup(k, addr) != NULL;
+    pthread_rwlock_unlock(&k->lock);
+    return found;
+}
+
+sigil_result sigil_eth1_keyring_resolve(const struct sigil_eth1_keyring *kr, const char *identifier,
+                                        uint8_t addr_out[20])
+{
+    size_t len = identifier != NULL ? strnlen(identifier, 200) : 0;
+    if (len >= 2 && identifier[0] == '0' && (identifier[1] == 'x' || identifier[1] == 'X')) {
+        identifier += 2;
+        len -= 2;
+    }
+    uint8_t raw[SIGIL_SECP256K1_PUB_LEN];
+    uint8_t pub[SIGIL_SECP256K1_PUB_LEN];
+    size_t n = len / 2;
+    bool want_pub = true;
+    if (len % 2 != 0 || (n != 20 && n != 33 && n != 64 && n != 65) ||
+        !sigil_is_ok(sigil_hex_decode_exact(raw, n, identifier, len))) {
+        return sigil_errorf(SIGIL_ERR_PARSE,
+                            "identifier: expected a 0x address (20 bytes) or a secp256k1 public key (33, 64 or 65 "
+                            "bytes) in hex");
+    }
+    if (n == 20) {
+        memcpy(addr_out, raw, 20);
+        want_pub = false;
+    } else if (n == 64 || n == 65) {
+        if (n == 65 && raw[0] != 0x04) {
+            return sigil_errorf(SIGIL_ERR_PARSE, "identifier: a 65-byte public key must start with 0x04");
+        }
+        pub[0] = 0x04;
+        memcpy(pub + 1, n == 65 ? raw + 1 : raw, 64);
+    } else {
+        secp256k1_pubkey pk;
+        size_t outlen = sizeof pub;
+        if (secp256k1_ec_pubkey_parse(secp256k1_context_static, &pk, raw, 33) != 1 ||
+            secp256k1_ec_pubkey_serialize(secp256k1_context_static, pub, &outlen, &pk, SECP256K1_EC_UNCOMPRESSED) !=
+                1) {
+            return sigil_errorf(SIGIL_ERR_PARSE, "identifier: not a point on secp256k1");
+        }
+    }
+    if (want_pub) {
+        sigil_eth1_pubkey_to_address(addr_out, pub);
+    }
+    struct sigil_eth1_keyring *k = (struct sigil_eth1_keyring *)kr;
+    pthread_rwlock_rdlock(&k->lock);
+    const struct entry *e = lookup(k, addr_out);
+    /* An address match from a public key must be that very key (not just one hashing alike). */
+    bool found = e != NULL && (!want_pub || memcmp(e->pubkey, pub, sizeof pub) == 0);
+    pthread_rwlock_unlock(&k->lock);
+    if (!found) {
+        return sigil_errorf(SIGIL_ERR_NOT_FOUND, "no eth1 key for this identifier");
+    }
+    return sigil_ok();
+}
+
+sigil_result sigil_eth1_keyring_with_key(struct sigil_eth1_keyring *kr, const uint8_t addr[20],
+                                         sigil_result (*fn)(void *ctx, const sigil_secp256k1_sk *sk), void *ctx)
+{
+    pthread_rwlock_rdlock(&kr->lock);
+    const struct entry *e = lookup(kr, addr);
+    sigil_result r = e != NULL ? fn(ctx, e->sk) : sigil_errorf(SIGIL_ERR_NOT_FOUND, "no eth1 key for this address");
+    pthread_rwlock_unlock(&kr->lock);
+    return r;
+}
+
+struct sign_ctx {
+    const uint8_t *digest;
+    struct sigil_secp256k1_sig *sig;
+};
+
+static sigil_result sign_cb(void *ctx, const sigil_secp256k1_sk *sk)
+{
+    struct sign_ctx *c = ctx;
+    return sigil_secp256k1_sign(c->sig, sk, c->digest);
+}
+
+sigil_result sigil_eth1_keyring_sign(struct sigil_eth1_keyring *kr, const uint8_t addr[20], const uint8_t digest[32],
+                                     struct sigil_secp256k1_sig *sig)
+{
+    struct sign_ctx c = {.digest = digest, .sig = sig};
+    return sigil_eth1_keyring_with_key(kr, addr, sign_cb, &c);
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+    return memcmp(((const struct sigil_eth1_key_info *)a)->address, ((const struct sigil_eth1_key_info *)b)->address,
+                  20);
+}
+
+sigil_result sigil_eth1_keyring_list(const struct sigil_eth1_keyring *kr, struct sigil_eth1_key_info **out, size_t *n)
+{
+    struct sigil_eth1_keyring *k = (struct sigil_eth1_keyring *)kr;
+    pthread_rwlock_rdlock(&k->lock);
+    struct sigil_eth1_key_info *v = calloc(k->count ? k->count : 1, sizeof *v);
+    size_t got = 0;
+    for (size_t i = 0; v != NULL && i < k->cap; i++) {
+        if (k->slots[i] != NULL) {
+            memcpy(v[got].address, k->slots[i]->address, 20);
+            memcpy(v[got].pubkey, k->slots[i]->pubkey, SIGIL_SECP256K1_PUB_LEN);
+            got++;
+        }
+    }
+    pthread_rwlock_unlock(&k->lock);
+    SIGIL_ENSURE(v != NULL, SIGIL_ERR_NOMEM);
+    if (got > 1) {
+        qsort(v, got, sizeof *v, cmp_info);
+    }
+    *out = v;
+    *n = got;
+    return sigil_ok();
+}
+
+/* ---------------------------------------------------------------- loading a directory */
+
+enum item_state { ITEM_TODO, ITEM_NO_PASSWORD, ITEM_OK, ITEM_FAILED };
+
+struct item {
+    char *name; /* "NAME.json" */
+    enum item_state state;
+    enum sigil_err err;
+    char detail[160];
+    sigil_secp256k1_sk *sk;
+};
+
+struct load_job {
+    const char *ks_dir;
+    const char *pw_dir;
+    struct item *items;
+    size_t n;
+    _Atomic size_t next, done;
+    _Atomic unsigned logged_step;
+};
+
+static bool has_suffix(const char *s, size_t len, const char *suf)
+{
+    size_t l = strlen(suf);
+    return len > l && memcmp(s + len - l, suf, l) == 0;
+}
+
+static char *join(const char *dir, const char *name, size_t name_len, const char *suffix)
+{
+    size_t dl = strlen(dir);
+    size_t sl = suffix != NULL ? strlen(suffix) : 0;
+    char *p = malloc(dl + 1 + name_len + sl + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, name_len);
+    memcpy(p + dl + 1 + name_len, suffix != NULL ? suffix : "", sl);
+    p[dl + 1 + name_len + sl] = '\0';
+    return p;
+}
+
+static bool is_regular(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    return strcmp(((const struct item *)a)->name, ((const struct item *)b)->name);
+}
+
+static void items_free(struct item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].name);
+        sigil_secp256k1_sk_free(items[i].sk);
+    }
+    free(items);
+}
+
+/* NAME.json regular files (dot files skipped), sorted by name. */
+static sigil_result scan(struct item **out, size_t *out_n, const char *dir)
+{
+    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
+    struct item *items = NULL;
+    size_t n = 0;
+    size_t cap = 0;
+    *out = NULL;
+    *out_n = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return sigil_errorf(SIGIL_ERR_IO, "cannot read eth1 keystores directory %s: %s", dir, strerror(errno));
+    }
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (de == NULL) {
+            if (errno != 0) {
+                ret = sigil_errorf(SIGIL_ERR_IO, "cannot read eth1 keystores directory %s: %s", dir, strerror(errno));
+                goto out;
+            }
+            break;
+        }
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || !has_suffix(de->d_name, len, JSON_SUFFIX)) {
+            continue;
+        }
+        if (de->d_type != DT_REG) {
+            char *p = join(dir, de->d_name, len, NULL);
+            SIGIL_ENSURE_GOTO(p != NULL, SIGIL_ERR_NOMEM);
+            bool reg = is_regular(p);
+            free(p);
+            if (!reg) {
+                continue;
+            }
+        }
+        if (n == MAX_FILES) {
+            ret = sigil_errorf(SIGIL_ERR_TOO_LARGE, "more than %u keystores in %s", MAX_FILES, dir);
+            goto out;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            struct item *ni = realloc(items, ncap * sizeof *ni);
+            SIGIL_ENSURE_GOTO(ni != NULL, SIGIL_ERR_NOMEM);
+            items = ni;
+            cap = ncap;
+        }
+        memset(&items[n], 0, sizeof items[n]);
+        items[n].name = strdup(de->d_name);
+        SIGIL_ENSURE_GOTO(items[n].name != NULL, SIGIL_ERR_NOMEM);
+        n++;
+    }
+    if (n > 1) {
+        qsort(items, n, sizeof *items, cmp_item);
+    }
+    *out = items;
+    *out_n = n;
+    items = NULL;
+    n = 0;
+    ret = sigil_ok();
+out:
+    items_free(items, n);
+    closedir(d);
+    return ret;
+}
+
+static void item_fail(struct item *it, sigil_result r)
+{
+    it->state = ITEM_FAILED;
+    it->err = r.code;
+    /* The detail names a field or a path (public by the result.h contract), never a password. */
+    snprintf(it->detail, sizeof it->detail, "%s",
+             sigil_error_detail()[0] ? sigil_error_detail() : sigil_strerror(r.code));
+}
+
+static void load_one(struct load_job *job, struct item *it)
+{
+    size_t base = strlen(it->name) - strlen(JSON_SUFFIX);
+    char *pw_path = join(job->pw_dir, it->name, base, PASSWORD_SUFFIX);
+    char *ks_path = join(job->ks_dir, it->name, strlen(it->name), NULL);
+    char *json = NULL;
+    char *pw = NULL;
+    size_t json_len = 0;
+    size_t pw_len = 0;
+    sigil_error_clear();
+    if (pw_path == NULL || ks_path == NULL) {
+        item_fail(it, sigil_error(SIGIL_ERR_NOMEM));
+        goto out;
+    }
+    if (access(pw_path, F_OK) != 0) {
+        it->state = ITEM_NO_PASSWORD;
+        it->err = SIGIL_ERR_KEYSTORE_FORMAT;
+        snprintf(it->detail, sizeof it->detail, "no password file %.*s%s", (int)base, it->name, PASSWORD_SUFFIX);
+        goto out;
+    }
+    sigil_result r = sigil_read_file(&json, &json_len, ks_path, SIGIL_ETH1_KEYSTORE_MAX);
+    if (sigil_is_ok(r)) {
+        r = sigil_read_file_secure(&pw, &pw_len, pw_path, MAX_PASSWORD);
+    }
+    if (sigil_is_ok(r)) {
+        sigil_strip_newline(pw, &pw_len);
+        r = sigil_eth1_keystore_decrypt(&it->sk, json, json_len, pw, pw_len);
+    }
+    if (!sigil_is_ok(r)) {
+        item_fail(it, r);
+        goto out;
+    }
+    it->state = ITEM_OK;
+out:
+    sigil_secure_free(pw);
+    free(json);
+    free(pw_path);
+    free(ks_path);
+}
+
+static void *load_thread(void *arg)
+{
+    struct load_job *job = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&job->next, 1);
+        if (i >= job->n) {
+            break;
+        }
+        load_one(job, &job->items[i]);
+        size_t done = atomic_fetch_add(&job->done, 1) + 1;
+        unsigned step = (unsigned)(done * PROGRESS_STEPS / job->n);
+        unsigned prev = atomic_load(&job->logged_step);
+        while (step > prev && !atomic_compare_exchange_weak(&job->logged_step, &prev, step)) {
+        }
+        if (step > prev) {
+            SIGIL_LOG_INFO("loading eth1 keystores", SIGIL_LOG_UINT("done", done), SIGIL_LOG_UINT("total", job->n));
+        }
+    }
+    return NULL;
+}
+
+sigil_result sigil_eth1_keyring_load_dir(struct sigil_eth1_keyring *kr, const char *keystores_dir,
+                                         const char *passwords_dir, unsigned threads,
+                                         struct sigil_eth1_load_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    struct item *items = NULL;
+    size_t n = 0;
+    SIGIL_GUARD(scan(&items, &n, keystores_dir));
+    struct load_job job = {.ks_dir = keystores_dir, .pw_dir = passwords_dir, .items = items, .n = n};
+    if (threads == 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = ncpu > 0 ? (unsigned)ncpu : 1;
+    }
+    if (threads > MAX_THREADS) {
+        threads = MAX_THREADS;
+    }
+    if (threads > n) {
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    pthread_t tids[MAX_THREADS];
+    unsigned started = 0;
+    for (unsigned t = 1; t < threads; t++) {
+        if (pthread_create(&tids[started], NULL, load_thread, &job) != 0) {
+            break; /* fewer threads: the work still gets done below */
+        }
+        started++;
+    }
+    (void)load_thread(&job);
+    for (unsigned t = 0; t < started; t++) {
+        pthread_join(tids[t], NULL);
+    }
+    enum sigil_err first_err = SIGIL_OK;
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        if (it->state == ITEM_OK) {
+            sigil_secp256k1_sk *sk = it->sk;
+            it->sk = NULL;
+            sigil_error_clear();
+            sigil_result r = sigil_eth1_keyring_add(kr, sk, NULL);
+            if (sigil_is_ok(r)) {
+                rep->loaded++;
+                continue;
+            }
+            item_fail(it, r);
+            if (r.code == SIGIL_ERR_CONFLICT) {
+                snprintf(it->detail, sizeof it->detail, "%s", "the same key is already loaded from another file");
+            }
+        }
+        rep->failed++;
+        SIGIL_LOG_WARN("eth1 keystore not loaded", SIGIL_LOG_STR("file", it->name),
+                       SIGIL_LOG_STR("error", sigil_strerror(it->err)), SIGIL_LOG_STR("detail", it->detail));
+        if (first_err == SIGIL_OK) {
+            first_err = it->err;
+            snprintf(rep->first_error, sizeof rep->first_error, "%s: %s", it->name, it->detail);
+        }
+    }
+    items_free(items, n);
+    if (n > 0 && rep->loaded == 0) {
+        enum sigil_err code = first_err;
+        if (code != SIGIL_ERR_KEYSTORE_FORMAT && code != SIGIL_ERR_KEYSTORE_PASSWORD &&
+            code != SIGIL_ERR_KEYSTORE_PUBKEY) {
+            code = SIGIL_ERR_KEYSTORE_FORMAT;
+        }
+        return sigil_errorf(code, "no eth1 keystore in %s could be loaded (%s)", keystores_dir, rep->first_error);
+    }
+    return sigil_ok();
+}

@@ -1,0 +1,192 @@
+/* The wallet spend ledger: the shared state behind the policy engine's rolling spend windows,
+ * kept in the slashing-protection database so that every sigild instance sharing it sees one
+ * ledger.
+ *
+ * A reservation is one transaction through the store's ordinary path (the SQLite writer thread
+ * and its group commit; a PostgreSQL pool connection): on PostgreSQL it first takes the
+ * transaction-scoped advisory lock (SLASH_LOCK_SPEND, first 4 bytes of the account), so
+ * reservations for one account are serialised across processes, and under READ COMMITTED every
+ * statement after the lock sees the rows the previous holder committed. SQLite serialises
+ * everything through its single writer (and BEGIN IMMEDIATE across processes). The sums are done
+ * here, in 256-bit arithmetic, over the rows of the widest window; a refusal writes nothing, so
+ * it may share a group commit with other requests. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policy/policy.h"
+#include "policy/wei.h"
+#include "slashing/internal.h"
+#include "slashing/slashing.h"
+
+#define LEDGER_MAX_WINDOW_S (366u * 86400u)
+
+struct spend_arg {
+    const uint8_t *account, *digest, *amount;
+    uint64_t now;
+    const struct sigil_spend_window *w;
+    size_t n;
+    uint64_t lo[SIGIL_POLICY_MAX_WINDOWS]; /* first second inside each window */
+    pw_t sum[SIGIL_POLICY_MAX_WINDOWS];
+    size_t refused;
+    bool repeat;
+};
+
+static uint64_t window_start(uint64_t now, uint64_t window_s) { return now >= window_s ? now - window_s + 1 : 0; }
+
+static sigil_result sum_cb(void *ud, const struct slash_val *c, int n)
+{
+    struct spend_arg *a = ud;
+    if (n < 2 || c[0].t != SV_INT || c[1].t != SV_BLOB || c[1].n != 32) {
+        return sigil_errorf(SIGIL_ERR_DB, "malformed spend_ledger row");
+    }
+    uint64_t t = slash_dec(c[0].i);
+    pw_t v = pw_from_be(c[1].b);
+    for (size_t i = 0; i < a->n; i++) {
+        /* Rows stamped after now (an instance whose clock runs ahead) count too: clock skew
+         * between instances must not widen a window. */
+        if (t >= a->lo[i]) {
+            a->sum[i] = pw_add_sat(a->sum[i], v);
+        }
+    }
+    return sigil_ok();
+}
+
+static sigil_result lock_account(struct slash_tx *tx, const uint8_t account[20])
+{
+    if (!tx->vt->advisory_locks) {
+        return sigil_ok();
+    }
+    int32_t key = (int32_t)(((uint32_t)account[0] << 24) | ((uint32_t)account[1] << 16) | ((uint32_t)account[2] << 8) |
+                            (uint32_t)account[3]);
+    struct slash_val p[2] = {SLASH_INT(SLASH_LOCK_SPEND), SLASH_INT(key)};
+    return tx->vt->query(tx->conn, S_LOCK, p, 2, NULL, NULL);
+}
+
+static sigil_result found_cb(void *ud, const struct slash_val *c, int n)
+{
+    (void)c;
+    (void)n;
+    *(bool *)ud = true;
+    return sigil_ok();
+}
+
+/* Safe to run again from the start (PostgreSQL retries on deadlock / serialization failures). */
+static sigil_result tx_spend(struct slash_tx *tx, void *arg)
+{
+    struct spend_arg *a = arg;
+    a->repeat = false;
+    a->refused = SIZE_MAX;
+    uint64_t lo_min = a->now;
+    for (size_t i = 0; i < a->n; i++) {
+        a->sum[i] = pw_u64(0);
+        a->lo[i] = window_start(a->now, a->w[i].window_s);
+        lo_min = a->lo[i] < lo_min ? a->lo[i] : lo_min;
+    }
+    SIGIL_GUARD(lock_account(tx, a->account));
+    struct slash_val p[4] = {SLASH_BLOB(a->account, 20), SLASH_BLOB(a->digest, 32), SLASH_BLOB(a->amount, 32),
+                             SLASH_U64(a->now)};
+    bool seen = false;
+    SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_HAS, p, 2, found_cb, &seen));
+    if (seen) {
+        a->repeat = true; /* the identical request was charged already; its reservation stands */
+        return sigil_ok();
+    }
+    if (a->n > 0) {
+        struct slash_val q[2] = {SLASH_BLOB(a->account, 20), SLASH_U64(lo_min)};
+        SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_WINDOW, q, 2, sum_cb, a));
+    }
+    pw_t amount = pw_from_be(a->amount);
+    for (size_t i = 0; i < a->n; i++) {
+        pw_t max = pw_from_be(a->w[i].max_wei.b);
+        pw_t total = pw_add_sat(a->sum[i], amount);
+        if (pw_cmp(total, max) > 0 || pw_cmp(total, pw_max()) == 0) {
+            char spent[PW_DEC_MAX + 8], lim[PW_DEC_MAX + 8], left[PW_DEC_MAX + 8], need[PW_DEC_MAX + 8];
+            a->refused = i;
+            return sigil_errorf(SIGIL_ERR_POLICY,
+                                "%s: %s of %s allowed per %" PRIu64 " s already spent, %s left, %s needed",
+                                a->w[i].rule, pw_eth(spent, a->sum[i]), pw_eth(lim, max), a->w[i].window_s,
+                                pw_eth(left, pw_sub_floor(max, a->sum[i])), pw_eth(need, amount));
+        }
+    }
+    return tx->vt->query(tx->conn, S_SPEND_INSERT, p, 4, NULL, NULL);
+}
+
+static sigil_result check_windows(const struct sigil_spend_window *windows, size_t n)
+{
+    if (n > SIGIL_POLICY_MAX_WINDOWS || (n > 0 && windows == NULL)) {
+        return sigil_errorf(SIGIL_ERR_ARG, "at most %d spend windows per reservation", SIGIL_POLICY_MAX_WINDOWS);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (windows[i].window_s == 0 || windows[i].window_s > LEDGER_MAX_WINDOW_S) {
+            return sigil_errorf(SIGIL_ERR_ARG, "spend window %s must be 1 s to 366 days", windows[i].rule);
+        }
+    }
+    return sigil_ok();
+}
+
+sigil_result sigil_slashing_spend_reserve(struct sigil_slashing_db *db, const uint8_t account[20],
+                                          const uint8_t digest[32], const uint8_t amount_be[32], uint64_t now_s,
+                                          const struct sigil_spend_window *windows, size_t n, const char **refused_rule)
+{
+    if (refused_rule != NULL) {
+        *refused_rule = NULL;
+    }
+    if (db == NULL || account == NULL || digest == NULL || amount_be == NULL) {
+        return sigil_errorf(SIGIL_ERR_ARG, "spend reservation needs an account, a digest and an amount");
+    }
+    SIGIL_GUARD(check_windows(windows, n));
+    struct spend_arg a = {
+        .account = account, .digest = digest, .amount = amount_be, .now = now_s, .w = windows, .n = n};
+    sigil_result r = slash_db_run(db, tx_spend, &a, true);
+    if (r.code == SIGIL_ERR_POLICY && refused_rule != NULL && a.refused < n) {
+        *refused_rule = windows[a.refused].rule;
+    }
+    return r;
+}
+
+static sigil_result tx_spent(struct slash_tx *tx, void *arg)
+{
+    struct spend_arg *a = arg;
+    a->sum[0] = pw_u64(0);
+    struct slash_val q[2] = {SLASH_BLOB(a->account, 20), SLASH_U64(a->lo[0])};
+    return tx->vt->query(tx->conn, S_SPEND_WINDOW, q, 2, sum_cb, a);
+}
+
+sigil_result sigil_slashing_spent(struct sigil_slashing_db *db, const uint8_t account[20], uint64_t window_s,
+                                  uint64_t now_s, uint8_t total_be[32])
+{
+    if (db == NULL || account == NULL || total_be == NULL) {
+        return sigil_errorf(SIGIL_ERR_ARG, "spent needs an account");
+    }
+    if (window_s == 0 || window_s > LEDGER_MAX_WINDOW_S) {
+        return sigil_errorf(SIGIL_ERR_ARG, "spend window must be 1 s to 366 days");
+    }
+    struct sigil_spend_window w = {.window_s = window_s};
+    struct spend_arg a = {.account = account, .now = now_s, .w = &w, .n = 1};
+    a.lo[0] = window_start(now_s, window_s);
+    SIGIL_GUARD(slash_db_run(db, tx_spent, &a, false));
+    pw_to_be(total_be, a.sum[0]);
+    return sigil_ok();
+}
+
+struct prune_arg {
+    uint64_t cutoff;
+};
+
+static sigil_result tx_spend_prune(struct slash_tx *tx, void *arg)
+{
+    struct prune_arg *a = arg;
+    struct slash_val p[1] = {SLASH_U64(a->cutoff)};
+    return tx->vt->query(tx->conn, S_SPEND_PRUNE, p, 1, NULL, NULL);
+}
+
+sigil_result slash_spend_prune(struct sigil_slashing_db *db, uint64_t now_s)
+{
+    if (now_s <= LEDGER_MAX_WINDOW_S) {
+        return sigil_ok();
+    }
+    /* A row at now - 366 d is outside every window (a window starts at now - window_s + 1). */
+    struct prune_arg a = {now_s - LEDGER_MAX_WINDOW_S};
+    return slash_db_run(db, tx_spend_prune, &a, false);
+}
