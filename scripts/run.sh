@@ -74,7 +74,19 @@ echo "== 4. TLS server key (sealed) and a demo client CA"
 "$SIGIL" tls new --kms "$KMS" --key-id "$KEY_ID" --store "$STORE" "${KMSARGS[@]}" \
     --cn signer.local --ip 127.0.0.1 --days 30 --client-ca-out "$OUT/tls"
 
-echo "== 5. simulated-NSM identity for sigild"
+echo "== 5. wallet rules (docs/wallet.md), stored for sigil-host to send to sigild in INIT"
+cat >"$OUT/wallet-policy.json" <<'JSON'
+{"version": 1,
+ "policies": [
+  {"name": "demo", "keys": "*",
+   "chain_ids": [17000],
+   "max_value_wei": "1000000000000000000",
+   "spend_windows": [{"name": "daily", "window": "24h", "max_wei": "5000000000000000000"}],
+   "personal_sign": true, "typed_data": true}]}
+JSON
+"$SIGIL" policy set "$OUT/wallet-policy.json" --store "$STORE"
+
+echo "== 5b. simulated-NSM identity for sigild"
 "$BIN/sigil-kms" issue-enclave-cert --data-dir "$OUT/kms" --out-dir "$OUT/attestation" >/dev/null
 
 echo "== 6. sigil-host (local launcher: sigild in user/net/mount/PID/IPC namespaces + seccomp)"
@@ -95,6 +107,9 @@ PK=$(curl -s --cacert "$OUT/tls/server-cert.pem" --cert "$OUT/tls/client-cert.pe
     "https://127.0.0.1:$PORT/api/v1/eth2/publicKeys" | tr -d '[]" ' | cut -d, -f1)
 CURL=(curl -s --cacert "$OUT/tls/server-cert.pem" --cert "$OUT/tls/client-cert.pem" --key "$OUT/tls/client-key.pem")
 BODY='{"type":"RANDAO_REVEAL","fork_info":{"fork":{"previous_version":"0x10000910","current_version":"0x40000910","epoch":"0"},"genesis_validators_root":"0x212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f"},"randao_reveal":{"epoch":"5"}}'
+echo "== 7. one wallet key generated inside sigild (only its envelope reaches the store)"
+ADDR=$("$SIGIL" keys generate --chain eth1 --count 1 --host "$HOST" 2>/dev/null | head -1)
+TX='{"jsonrpc":"2.0","id":1,"method":"eth_signTransaction","params":[{"from":"'$ADDR'","to":"0x000000000000000000000000000000000000dEaD","nonce":"0x0","gas":"0x5208","maxFeePerGas":"0x3b9aca00","maxPriorityFeePerGas":"0x3b9aca00","value":"0x2386f26fc10000","chainId":"0x4268"}]}'
 echo
 echo "== Sigil is running"
 echo "signer URL:   https://127.0.0.1:$PORT   (TLS ends inside sigild; sigil-host only relays bytes)"
@@ -108,6 +123,14 @@ echo "    https://127.0.0.1:$PORT/api/v1/eth2/sign/$PK -d '$BODY'"
 echo -n "  -> "
 "${CURL[@]}" -H 'Content-Type: application/json' "https://127.0.0.1:$PORT/api/v1/eth2/sign/$PK" -d "$BODY"
 echo
+echo "sample wallet request (JSON-RPC; policy: chain 17000, at most 1 ETH per transaction, 5 ETH a day):"
+echo "  ${CURL[*]} -H 'Content-Type: application/json' \\"
+echo "    https://127.0.0.1:$PORT/ -d '$TX'"
+echo -n "  -> "
+"${CURL[@]}" -H 'Content-Type: application/json' "https://127.0.0.1:$PORT/" -d "$TX"
+echo
+echo "audit log (hash-chained, checkpoints signed by sigild's attested audit key):"
+echo "  $SIGIL audit verify $OUT/data/audit.jsonl --attestation-root $OUT/kms/attestation-root.pem"
 echo
 echo "Ctrl-C stops sigil-host (and sigild) and sigil-kms."
 wait "${PIDS[1]}"
