@@ -56,9 +56,13 @@ enum slash_stmt {
     S_BLOCK_LATEST,
     S_ATT_MAXES,
     S_SPEND_HAS, /* spend ledger (schema v3) */
-    S_SPEND_WINDOW,
+    S_SPEND_RANGE,
+    S_SPEND_BUCKETS,
+    S_SPEND_TOTAL_GET,
+    S_SPEND_TOTAL_PUT,
     S_SPEND_INSERT,
     S_SPEND_PRUNE,
+    S_SPEND_PRUNE_TOTALS,
     S__COUNT
 };
 
@@ -128,7 +132,8 @@ sigil_result slash_pg_open(struct slash_store **out, const struct slash_store_op
 struct sigil_slashing_db;
 sigil_result slash_db_run(struct sigil_slashing_db *db, slash_txn_fn fn, void *arg, bool batch);
 
-/* Deletes spend-ledger rows older than the longest window (366 days) before now_s (ledger.c). */
+/* Deletes spend-ledger rows and hourly totals older than the longest window (366 days) before
+ * now_s, rounded down to the hour so that every total stays the sum of its bucket's rows (ledger.c). */
 sigil_result slash_spend_prune(struct sigil_slashing_db *db, uint64_t now_s);
 
 /* ---- rules (pure) ---- */

@@ -7,9 +7,17 @@
  * transaction-scoped advisory lock (SLASH_LOCK_SPEND, first 4 bytes of the account), so
  * reservations for one account are serialised across processes, and under READ COMMITTED every
  * statement after the lock sees the rows the previous holder committed. SQLite serialises
- * everything through its single writer (and BEGIN IMMEDIATE across processes). The sums are done
- * here, in 256-bit arithmetic, over the rows of the widest window; a refusal writes nothing, so
- * it may share a group commit with other requests. */
+ * everything through its single writer (and BEGIN IMMEDIATE across processes).
+ *
+ * A window's sum is exact without reading every row of it: spend_totals holds, per account, the
+ * sum of each hour (bucket = floor(time / 3600)), updated in the same transaction as each ledger
+ * row. A window starting at lo sums the totals of the buckets starting at or after lo (every row
+ * in them is >= lo, including rows stamped after now) plus the ledger rows in [lo, end of lo's
+ * hour] read through the (account, time, amount) index. So a reservation reads at most one row per
+ * hour of its widest window plus the rows of one partial hour per window, whatever the account's
+ * volume. The sums are done here in saturating 256-bit arithmetic (a saturated sum is over any
+ * limit, and saturating sums of sums equal the saturating sum of the rows); a refusal writes
+ * nothing, so it may share a group commit with other requests. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,34 +28,87 @@
 #include "slashing/slashing.h"
 
 #define LEDGER_MAX_WINDOW_S (366u * 86400u)
+#define LEDGER_BUCKET_S     3600u
 
 struct spend_arg {
     const uint8_t *account, *digest, *amount;
     uint64_t now;
     const struct sigil_spend_window *w;
     size_t n;
-    uint64_t lo[SIGIL_POLICY_MAX_WINDOWS]; /* first second inside each window */
+    uint64_t lo[SIGIL_POLICY_MAX_WINDOWS];    /* first second inside each window */
+    uint64_t first[SIGIL_POLICY_MAX_WINDOWS]; /* first bucket wholly inside each window */
     pw_t sum[SIGIL_POLICY_MAX_WINDOWS];
+    pw_t cur;      /* the total of now's bucket, when have_cur */
+    bool have_cur; /* cur is known: read, or known to be absent (zero) */
     size_t refused;
     bool repeat;
 };
 
 static uint64_t window_start(uint64_t now, uint64_t window_s) { return now >= window_s ? now - window_s + 1 : 0; }
 
-static sigil_result sum_cb(void *ud, const struct slash_val *c, int n)
+static uint64_t first_full_bucket(uint64_t lo) { return lo / LEDGER_BUCKET_S + (lo % LEDGER_BUCKET_S != 0 ? 1 : 0); }
+
+/* Row of S_SPEND_BUCKETS / S_SPEND_TOTAL_GET: (bucket, total). */
+static sigil_result bucket_cb(void *ud, const struct slash_val *c, int n)
 {
     struct spend_arg *a = ud;
     if (n < 2 || c[0].t != SV_INT || c[1].t != SV_BLOB || c[1].n != 32) {
-        return sigil_errorf(SIGIL_ERR_DB, "malformed spend_ledger row");
+        return sigil_errorf(SIGIL_ERR_DB, "malformed spend_totals row");
     }
-    uint64_t t = slash_dec(c[0].i);
+    uint64_t b = slash_dec(c[0].i);
     pw_t v = pw_from_be(c[1].b);
     for (size_t i = 0; i < a->n; i++) {
-        /* Rows stamped after now (an instance whose clock runs ahead) count too: clock skew
-         * between instances must not widen a window. */
-        if (t >= a->lo[i]) {
+        if (b >= a->first[i]) {
             a->sum[i] = pw_add_sat(a->sum[i], v);
         }
+    }
+    if (b == a->now / LEDGER_BUCKET_S) {
+        a->cur = v;
+    }
+    return sigil_ok();
+}
+
+/* Row of S_SPEND_RANGE: (time, amount), added to the one sum ud points to. */
+static sigil_result range_cb(void *ud, const struct slash_val *c, int n)
+{
+    if (n < 2 || c[0].t != SV_INT || c[1].t != SV_BLOB || c[1].n != 32) {
+        return sigil_errorf(SIGIL_ERR_DB, "malformed spend_ledger row");
+    }
+    pw_t *sum = ud;
+    *sum = pw_add_sat(*sum, pw_from_be(c[1].b));
+    return sigil_ok();
+}
+
+/* Fills a->sum[0..n) for the windows a->w (a->lo, a->first set from now), and a->cur when the
+ * bucket scan covered now's bucket. Rows stamped after now (an instance whose clock runs ahead)
+ * count too: clock skew between instances must not widen a window. */
+static sigil_result window_sums(struct slash_tx *tx, struct spend_arg *a)
+{
+    a->cur = pw_u64(0);
+    a->have_cur = false;
+    if (a->n == 0) {
+        return sigil_ok();
+    }
+    uint64_t first_min = UINT64_MAX;
+    for (size_t i = 0; i < a->n; i++) {
+        a->sum[i] = pw_u64(0);
+        a->lo[i] = window_start(a->now, a->w[i].window_s);
+        a->first[i] = first_full_bucket(a->lo[i]);
+        first_min = a->first[i] < first_min ? a->first[i] : first_min;
+    }
+    struct slash_val q[3] = {SLASH_BLOB(a->account, 20), SLASH_U64(first_min), SLASH_NULLV};
+    SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_BUCKETS, q, 2, bucket_cb, a));
+    a->have_cur = first_min <= a->now / LEDGER_BUCKET_S;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->lo[i] % LEDGER_BUCKET_S == 0) {
+            continue; /* the window is whole buckets */
+        }
+        /* the rest of lo's bucket: [lo, bucket end] (the last bucket of the uint64 range is short) */
+        uint64_t start = a->lo[i] - a->lo[i] % LEDGER_BUCKET_S;
+        uint64_t end = start > UINT64_MAX - (LEDGER_BUCKET_S - 1) ? UINT64_MAX : start + (LEDGER_BUCKET_S - 1);
+        q[1] = SLASH_U64(a->lo[i]);
+        q[2] = SLASH_U64(end);
+        SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_RANGE, q, 3, range_cb, &a->sum[i]));
     }
     return sigil_ok();
 }
@@ -71,18 +132,28 @@ static sigil_result found_cb(void *ud, const struct slash_val *c, int n)
     return sigil_ok();
 }
 
+/* Adds the new row's amount to its bucket's total (read here unless the window scan saw it). */
+static sigil_result add_to_bucket(struct slash_tx *tx, struct spend_arg *a, pw_t amount)
+{
+    uint64_t bucket = a->now / LEDGER_BUCKET_S;
+    struct slash_val q[3] = {SLASH_BLOB(a->account, 20), SLASH_U64(bucket), SLASH_NULLV};
+    if (!a->have_cur) {
+        struct spend_arg one = {.now = a->now, .n = 0, .cur = pw_u64(0)};
+        SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_TOTAL_GET, q, 2, bucket_cb, &one));
+        a->cur = one.cur;
+    }
+    uint8_t total[32];
+    pw_to_be(total, pw_add_sat(a->cur, amount));
+    q[2] = SLASH_BLOB(total, 32);
+    return tx->vt->query(tx->conn, S_SPEND_TOTAL_PUT, q, 3, NULL, NULL);
+}
+
 /* Safe to run again from the start (PostgreSQL retries on deadlock / serialization failures). */
 static sigil_result tx_spend(struct slash_tx *tx, void *arg)
 {
     struct spend_arg *a = arg;
     a->repeat = false;
     a->refused = SIZE_MAX;
-    uint64_t lo_min = a->now;
-    for (size_t i = 0; i < a->n; i++) {
-        a->sum[i] = pw_u64(0);
-        a->lo[i] = window_start(a->now, a->w[i].window_s);
-        lo_min = a->lo[i] < lo_min ? a->lo[i] : lo_min;
-    }
     SIGIL_GUARD(lock_account(tx, a->account));
     struct slash_val p[4] = {SLASH_BLOB(a->account, 20), SLASH_BLOB(a->digest, 32), SLASH_BLOB(a->amount, 32),
                              SLASH_U64(a->now)};
@@ -92,10 +163,7 @@ static sigil_result tx_spend(struct slash_tx *tx, void *arg)
         a->repeat = true; /* the identical request was charged already; its reservation stands */
         return sigil_ok();
     }
-    if (a->n > 0) {
-        struct slash_val q[2] = {SLASH_BLOB(a->account, 20), SLASH_U64(lo_min)};
-        SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_WINDOW, q, 2, sum_cb, a));
-    }
+    SIGIL_GUARD(window_sums(tx, a));
     pw_t amount = pw_from_be(a->amount);
     for (size_t i = 0; i < a->n; i++) {
         pw_t max = pw_from_be(a->w[i].max_wei.b);
@@ -109,7 +177,10 @@ static sigil_result tx_spend(struct slash_tx *tx, void *arg)
                                 pw_eth(left, pw_sub_floor(max, a->sum[i])), pw_eth(need, amount));
         }
     }
-    return tx->vt->query(tx->conn, S_SPEND_INSERT, p, 4, NULL, NULL);
+    /* Under the account lock (PostgreSQL) or the single writer (SQLite) the digest check above
+     * holds, so this insert adds a row and its amount belongs in the bucket total. */
+    SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_INSERT, p, 4, NULL, NULL));
+    return add_to_bucket(tx, a, amount);
 }
 
 static sigil_result check_windows(const struct sigil_spend_window *windows, size_t n)
@@ -145,13 +216,7 @@ sigil_result sigil_slashing_spend_reserve(struct sigil_slashing_db *db, const ui
     return r;
 }
 
-static sigil_result tx_spent(struct slash_tx *tx, void *arg)
-{
-    struct spend_arg *a = arg;
-    a->sum[0] = pw_u64(0);
-    struct slash_val q[2] = {SLASH_BLOB(a->account, 20), SLASH_U64(a->lo[0])};
-    return tx->vt->query(tx->conn, S_SPEND_WINDOW, q, 2, sum_cb, a);
-}
+static sigil_result tx_spent(struct slash_tx *tx, void *arg) { return window_sums(tx, arg); }
 
 sigil_result sigil_slashing_spent(struct sigil_slashing_db *db, const uint8_t account[20], uint64_t window_s,
                                   uint64_t now_s, uint8_t total_be[32])
@@ -164,7 +229,6 @@ sigil_result sigil_slashing_spent(struct sigil_slashing_db *db, const uint8_t ac
     }
     struct sigil_spend_window w = {.window_s = window_s};
     struct spend_arg a = {.account = account, .now = now_s, .w = &w, .n = 1};
-    a.lo[0] = window_start(now_s, window_s);
     SIGIL_GUARD(slash_db_run(db, tx_spent, &a, false));
     pw_to_be(total_be, a.sum[0]);
     return sigil_ok();
@@ -178,7 +242,9 @@ static sigil_result tx_spend_prune(struct slash_tx *tx, void *arg)
 {
     struct prune_arg *a = arg;
     struct slash_val p[1] = {SLASH_U64(a->cutoff)};
-    return tx->vt->query(tx->conn, S_SPEND_PRUNE, p, 1, NULL, NULL);
+    SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_PRUNE, p, 1, NULL, NULL));
+    p[0] = SLASH_U64(a->cutoff / LEDGER_BUCKET_S);
+    return tx->vt->query(tx->conn, S_SPEND_PRUNE_TOTALS, p, 1, NULL, NULL);
 }
 
 sigil_result slash_spend_prune(struct sigil_slashing_db *db, uint64_t now_s)
@@ -186,7 +252,10 @@ sigil_result slash_spend_prune(struct sigil_slashing_db *db, uint64_t now_s)
     if (now_s <= LEDGER_MAX_WINDOW_S) {
         return sigil_ok();
     }
-    /* A row at now - 366 d is outside every window (a window starts at now - window_s + 1). */
-    struct prune_arg a = {now_s - LEDGER_MAX_WINDOW_S};
+    /* A row at now - 366 d is outside every window (a window starts at now - window_s + 1). The
+     * cutoff is rounded down to a bucket start, so whole buckets go with all of their rows and every
+     * remaining total stays the sum of its bucket's rows. */
+    uint64_t cutoff = now_s - LEDGER_MAX_WINDOW_S;
+    struct prune_arg a = {cutoff - cutoff % LEDGER_BUCKET_S};
     return slash_db_run(db, tx_spend_prune, &a, false);
 }

@@ -120,7 +120,7 @@ int sigil_slashing_cli(int argc, char **argv);
  * and a saturated sum is over any limit. Rows stamped later than now_s (an instance whose clock
  * runs ahead) count as inside the window too, so clock skew between instances cannot widen a
  * window. window_s must be 1 s .. 366 days (else SIGIL_ERR_ARG); at most SIGIL_POLICY_MAX_WINDOWS
- * windows. sigil_slashing_prune() deletes rows older than 366 days. */
+ * windows. sigil_slashing_prune() deletes rows older than 366 days (rounded down to the hour). */
 struct sigil_spend_window;
 SIGIL_RESULT sigil_slashing_spend_reserve(struct sigil_slashing_db *db, const uint8_t account[20],
                                           const uint8_t digest[32], const uint8_t amount_be[32], uint64_t now_s,

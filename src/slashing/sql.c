@@ -11,6 +11,11 @@
  *       (schema v3: the wallet policy's rolling spend windows; amount is 32 bytes big-endian, time is
  *       slash_enc(unix seconds); sums are done in C because amounts are 256-bit; the index covers the
  *       window scan, which then never touches the table: 10x faster at 10,000 rows in a window)
+ *   spend_totals(account, bucket, total)  PRIMARY KEY(account, bucket)
+ *       (schema v3: per account, the sum of the ledger's amounts in each hour, bucket = floor(time / 3600)
+ *       as slash_enc, total 32 bytes big-endian saturating at 2^256-1; written in the same transaction
+ *       as each ledger row, so a window costs its whole hours here plus one index range of the ledger
+ *       for the part of its first hour that it covers, whatever the account's volume)
  *   schema_version(version)
  * slot and epochs are BIGINT holding slash_enc(v) (see internal.h). A NULL signing_root is an imported
  * record without a root: it blocks every new signing at that slot / target epoch. Several rows may
@@ -65,10 +70,15 @@ static const char *const sql_common[S__COUNT] = {
                        " ORDER BY slot DESC LIMIT 1",
     [S_ATT_MAXES] = "SELECT max(source_epoch), max(target_epoch) FROM signed_attestations WHERE validator_id = ?1",
     [S_SPEND_HAS] = "SELECT 1 FROM spend_ledger WHERE account = ?1 AND digest = ?2",
-    [S_SPEND_WINDOW] = "SELECT time, amount FROM spend_ledger WHERE account = ?1 AND time >= ?2",
+    [S_SPEND_RANGE] = "SELECT time, amount FROM spend_ledger WHERE account = ?1 AND time >= ?2 AND time <= ?3",
+    [S_SPEND_BUCKETS] = "SELECT bucket, total FROM spend_totals WHERE account = ?1 AND bucket >= ?2",
+    [S_SPEND_TOTAL_GET] = "SELECT bucket, total FROM spend_totals WHERE account = ?1 AND bucket = ?2",
+    [S_SPEND_TOTAL_PUT] = "INSERT INTO spend_totals(account, bucket, total) VALUES (?1, ?2, ?3)"
+                          " ON CONFLICT(account, bucket) DO UPDATE SET total = excluded.total",
     [S_SPEND_INSERT] = "INSERT INTO spend_ledger(account, digest, amount, time) VALUES (?1, ?2, ?3, ?4)"
                        " ON CONFLICT(account, digest) DO NOTHING",
     [S_SPEND_PRUNE] = "DELETE FROM spend_ledger WHERE time < ?1",
+    [S_SPEND_PRUNE_TOTALS] = "DELETE FROM spend_totals WHERE bucket < ?1",
 };
 
 /* The attestation state: everything the rules need in one round trip. The surround subqueries each
@@ -113,7 +123,9 @@ static const char *const migrations_sqlite[SLASH_SCHEMA_VERSION] = {
     "CREATE TABLE spend_ledger(account BLOB NOT NULL CHECK (length(account) = 20),"
     " digest BLOB NOT NULL CHECK (length(digest) = 32), amount BLOB NOT NULL CHECK (length(amount) = 32),"
     " time INTEGER NOT NULL, UNIQUE(account, digest));"
-    "CREATE INDEX spend_time ON spend_ledger(account, time, amount);",
+    "CREATE INDEX spend_time ON spend_ledger(account, time, amount);"
+    "CREATE TABLE spend_totals(account BLOB NOT NULL CHECK (length(account) = 20), bucket INTEGER NOT NULL,"
+    " total BLOB NOT NULL CHECK (length(total) = 32), PRIMARY KEY(account, bucket)) WITHOUT ROWID;",
 };
 
 static const char *const migrations_pg[SLASH_SCHEMA_VERSION] = {
@@ -131,7 +143,9 @@ static const char *const migrations_pg[SLASH_SCHEMA_VERSION] = {
     "CREATE TABLE spend_ledger(account BYTEA NOT NULL CHECK (length(account) = 20),"
     " digest BYTEA NOT NULL CHECK (length(digest) = 32), amount BYTEA NOT NULL CHECK (length(amount) = 32),"
     " time BIGINT NOT NULL, UNIQUE(account, digest));"
-    "CREATE INDEX spend_time ON spend_ledger(account, time, amount);",
+    "CREATE INDEX spend_time ON spend_ledger(account, time, amount);"
+    "CREATE TABLE spend_totals(account BYTEA NOT NULL CHECK (length(account) = 20), bucket BIGINT NOT NULL,"
+    " total BYTEA NOT NULL CHECK (length(total) = 32), PRIMARY KEY(account, bucket));",
 };
 
 const char *const *slash_migrations(bool pg) { return pg ? migrations_pg : migrations_sqlite; }

@@ -1,6 +1,9 @@
 /* The wallet spend ledger in the slashing database (sigil_slashing_spend_reserve / _spent): limits,
  * several windows, expiry with explicit clocks, the same digest never charged twice, durability
- * across close/reopen, 256-bit sums, argument checks, pruning, the v2 -> v3 migration, and races:
+ * across close/reopen, 256-bit sums, argument checks, pruning, the v2 -> v3 migration, the hourly
+ * totals (windows whose start falls inside an hour, rows exactly at a window's start, checked
+ * against a brute-force sum of the rows; spend_totals always equal to the sum of ledger rows of each
+ * hour, also after races), and races:
  * threads on SQLite (one handle and two handles on one file) and forked processes on PostgreSQL
  * (each with its own connection pool), which together must never exceed a window and must get
  * exactly floor(limit / amount) reservations through. Runs on SQLite, and on PostgreSQL when the
@@ -107,6 +110,8 @@ static void assert_spent(struct sigil_slashing_db *db, const uint8_t acct[20], u
         fail_msg("spent %s wei, expected %s", pw_format(s, pw_from_be(got), 0), want);
     }
 }
+
+static void check_totals(void);
 
 #define OK(x)                                                                                                          \
     do {                                                                                                               \
@@ -301,6 +306,7 @@ static void t_durable_and_prune(void)
     /* its digest is forgotten, so the same request would be charged again (it is far outside any window) */
     OK(reserve(db, acct, 1, "1" ETH, now, w, 1, &rule));
     assert_spent(db, acct, 86400, now, "5" ETH);
+    check_totals();
     sigil_slashing_close(db);
 }
 
@@ -309,7 +315,7 @@ static void t_migrate(void)
 {
     struct sigil_slashing_db *db = fresh();
     sigil_slashing_close(db);
-    const char *sql = "DROP TABLE spend_ledger; UPDATE schema_version SET version = 2";
+    const char *sql = "DROP TABLE spend_ledger; DROP TABLE spend_totals; UPDATE schema_version SET version = 2";
     if (strncmp(g_cur, "sqlite:", 7) == 0) {
         sqlite3 *s;
         assert_int_equal(sqlite3_open(g_cur + 7, &s), SQLITE_OK);
@@ -330,6 +336,211 @@ static void t_migrate(void)
     const char *rule = NULL;
     OK(reserve(db, acct, 1, "1" ETH, 5000, w, 1, &rule));
     ERR(reserve(db, acct, 2, "1", 5001, w, 1, &rule), SIGIL_ERR_POLICY);
+    sigil_slashing_close(db);
+}
+
+/* ---- the hourly totals ---- */
+
+struct kv {
+    uint8_t acct[20];
+    uint64_t k; /* ledger: time; totals: bucket */
+    uint8_t v[32];
+};
+
+#define KV_MAX 4096
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++) {
+        x = (x << 8) | p[i];
+    }
+    return x;
+}
+
+/* Reads (account, slash_dec(column 2), 32-byte column 3) rows of sql from the current database. */
+static size_t read_kv(const char *sql, struct kv *out)
+{
+    size_t n = 0;
+    if (strncmp(g_cur, "sqlite:", 7) == 0) {
+        sqlite3 *s;
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_open(g_cur + 7, &s), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            assert_true(n < KV_MAX);
+            assert_int_equal(sqlite3_column_bytes(st, 0), 20);
+            assert_int_equal(sqlite3_column_bytes(st, 2), 32);
+            memcpy(out[n].acct, sqlite3_column_blob(st, 0), 20);
+            out[n].k = (uint64_t)sqlite3_column_int64(st, 1) ^ (UINT64_C(1) << 63);
+            memcpy(out[n].v, sqlite3_column_blob(st, 2), 32);
+            n++;
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(s);
+        return n;
+    }
+    PGconn *c = PQconnectdb(g_cur);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 1);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    for (int i = 0; i < PQntuples(r); i++) {
+        assert_true(n < KV_MAX);
+        assert_int_equal(PQgetlength(r, i, 0), 20);
+        assert_int_equal(PQgetlength(r, i, 1), 8);
+        assert_int_equal(PQgetlength(r, i, 2), 32);
+        memcpy(out[n].acct, PQgetvalue(r, i, 0), 20);
+        out[n].k = be64((const uint8_t *)PQgetvalue(r, i, 1)) ^ (UINT64_C(1) << 63);
+        memcpy(out[n].v, PQgetvalue(r, i, 2), 32);
+        n++;
+    }
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+/* Every spend_totals row is the saturating sum of its hour's ledger rows, and every ledger row has
+ * its hour's total. */
+static void check_totals(void)
+{
+    static struct kv led[KV_MAX], tot[KV_MAX];
+    size_t nl = read_kv("SELECT account, time, amount FROM spend_ledger", led);
+    size_t nt = read_kv("SELECT account, bucket, total FROM spend_totals", tot);
+    for (size_t i = 0; i < nl; i++) {
+        bool found = false;
+        for (size_t j = 0; j < nt && !found; j++) {
+            found = memcmp(led[i].acct, tot[j].acct, 20) == 0 && led[i].k / 3600 == tot[j].k;
+        }
+        if (!found) {
+            fail_msg("no spend_totals row for the ledger row at %llu", (unsigned long long)led[i].k);
+        }
+    }
+    for (size_t j = 0; j < nt; j++) {
+        pw_t sum = pw_u64(0);
+        for (size_t i = 0; i < nl; i++) {
+            if (memcmp(led[i].acct, tot[j].acct, 20) == 0 && led[i].k / 3600 == tot[j].k) {
+                sum = pw_add_sat(sum, pw_from_be(led[i].v));
+            }
+        }
+        if (pw_cmp(sum, pw_from_be(tot[j].v)) != 0) {
+            fail_msg("spend_totals of bucket %llu differs from its ledger rows", (unsigned long long)tot[j].k);
+        }
+    }
+}
+
+struct row {
+    uint64_t t, amount;
+};
+
+static uint64_t brute(const struct row *rows, size_t n, uint64_t now, uint64_t window)
+{
+    uint64_t lo = now >= window ? now - window + 1 : 0, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += rows[i].t >= lo ? rows[i].amount : 0;
+    }
+    return sum;
+}
+
+static void assert_spent_u64(struct sigil_slashing_db *db, const uint8_t acct[20], uint64_t window, uint64_t now,
+                             uint64_t want)
+{
+    uint8_t got[32], w[32];
+    if (!sigil_is_ok(sigil_slashing_spent(db, acct, window, now, got))) {
+        fail_msg("spent: %s", sigil_error_detail());
+    }
+    pw_to_be(w, pw_u64(want));
+    if (memcmp(got, w, 32) != 0) {
+        char s[PW_DEC_MAX];
+        fail_msg("window %llu s at %llu: spent %s wei, expected %llu", (unsigned long long)window,
+                 (unsigned long long)now, pw_format(s, pw_from_be(got), 0), (unsigned long long)want);
+    }
+}
+
+static const uint64_t k_windows[] = {60, 90 * 60, 3599, 3600, 3601, 7200, 86400, 366 * 86400};
+#define N_WINDOWS (sizeof k_windows / sizeof k_windows[0])
+
+static void check_all(struct sigil_slashing_db *db, const uint8_t acct[20], const struct row *rows, size_t n,
+                      uint64_t now)
+{
+    for (size_t w = 0; w < N_WINDOWS; w++) {
+        assert_spent_u64(db, acct, k_windows[w], now, brute(rows, n, now, k_windows[w]));
+    }
+}
+
+/* Windows whose start falls inside an hour holding rows on both sides of it, rows exactly at a
+ * window's start, rows stamped later than now, and reservations at the exact limit, against a
+ * brute-force sum of the rows. Amounts are distinct powers of two, so a sum names its rows. */
+static void t_buckets(void)
+{
+    struct sigil_slashing_db *db = fresh();
+    uint8_t acct[20];
+    account(acct, 13);
+    const uint64_t base = 3600ull * 500000; /* an hour boundary */
+    static const int64_t offs[] = {100,  1000, 1800, 2500,  3599,  3600,  3601, 5000,     7199,
+                                   7200, 9000, 50,   86399, 86400, 90000, 1799, 3600 * 30};
+    struct row rows[64];
+    size_t n = 0;
+    const char *rule = NULL;
+    char lim[32];
+    for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+        uint64_t t = base + (uint64_t)offs[i];
+        uint64_t amount = UINT64_C(1) << i;
+        /* a window over every row so far: exactly full is allowed, one wei more is refused (and writes nothing) */
+        uint64_t w = k_windows[i % N_WINDOWS];
+        uint64_t spent = brute(rows, n, t, w);
+        struct sigil_spend_window win1[1];
+        snprintf(lim, sizeof lim, "%llu", (unsigned long long)(spent + amount - 1));
+        win1[0] = win("spend.w", w, lim);
+        char a[32];
+        snprintf(a, sizeof a, "%llu", (unsigned long long)amount);
+        ERR(reserve(db, acct, (unsigned)(100 + i), a, t, win1, 1, &rule), SIGIL_ERR_POLICY);
+        snprintf(lim, sizeof lim, "%llu", (unsigned long long)(spent + amount));
+        win1[0] = win("spend.w", w, lim);
+        OK(reserve(db, acct, (unsigned)(100 + i), a, t, win1, 1, &rule));
+        rows[n++] = (struct row){t, amount};
+        check_all(db, acct, rows, n, t);
+    }
+    /* every window position around every row: its start at, just before and just after the row */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t w = 0; w < N_WINDOWS; w++) {
+            for (int d = -1; d <= 1; d++) {
+                uint64_t now = rows[i].t + k_windows[w] - 1 + (uint64_t)(int64_t)d; /* lo = row + d */
+                assert_spent_u64(db, acct, k_windows[w], now, brute(rows, n, now, k_windows[w]));
+            }
+        }
+    }
+    /* every start inside the first hours, second by second for the shortest windows */
+    for (uint64_t now = base; now < base + 3 * 3600; now += 7) {
+        check_all(db, acct, rows, n, now);
+    }
+    /* recorded, then checked an hour and more later */
+    uint8_t late[20];
+    account(late, 14);
+    OK(reserve(db, late, 1, "5", base + 1234, NULL, 0, &rule));
+    assert_spent(db, late, 3600, base + 1234 + 3599, "5");
+    assert_spent(db, late, 3600, base + 1234 + 3600, "0");
+    assert_spent(db, late, 90 * 60, base + 1234 + 5399, "5");
+    assert_spent(db, late, 90 * 60, base + 1234 + 5400, "0");
+    assert_spent(db, late, 86400, base + 1234 + 3 * 3600 + 17, "5");
+    assert_spent(db, late, 86400, base + 1234 + 86399, "5");
+    assert_spent(db, late, 86400, base + 1234 + 86400, "0");
+    assert_spent(db, late, 366 * 86400, base + 1234 + 200 * 86400, "5");
+    struct sigil_spend_window day[1] = {win("spend.daily", 86400, "9")};
+    ERR(reserve(db, late, 2, "5", base + 1234 + 7200, day, 1, &rule), SIGIL_ERR_POLICY);
+    OK(reserve(db, late, 3, "4", base + 1234 + 7200, day, 1, &rule));
+    OK(reserve(db, late, 4, "5", base + 1234 + 86400, day, 1, &rule));
+    check_totals();
+    /* the last, short bucket of the uint64 range and a window starting at time 0 */
+    uint8_t edge[20];
+    account(edge, 15);
+    OK(reserve(db, edge, 1, "3", UINT64_MAX, NULL, 0, &rule));
+    OK(reserve(db, edge, 2, "4", UINT64_MAX - 20, NULL, 0, &rule));
+    OK(reserve(db, edge, 3, "8", 0, NULL, 0, &rule));
+    assert_spent(db, edge, 60, UINT64_MAX, "7");
+    assert_spent(db, edge, 10, UINT64_MAX, "3");
+    assert_spent(db, edge, 60, 30, "15");
+    assert_spent(db, edge, 3600, 0, "15");
+    check_totals();
     sigil_slashing_close(db);
 }
 
@@ -403,6 +614,7 @@ static void race_threads(unsigned acct_n, const char *amount, const char *limit,
     uint8_t got[32];
     OK(sigil_slashing_spent(dbs[0], acct, 86400, 3000000 + attempts, got));
     assert_memory_equal(got, want, 32);
+    check_totals();
     if (ndbs > 1) {
         sigil_slashing_close(dbs[1]);
     }
@@ -477,6 +689,7 @@ static void race_processes(unsigned acct_n, const char *amount, const char *limi
     pw_to_be(want, pw_mul_u64_sat(pw_from_be(a), expect));
     OK(sigil_slashing_spent(db, acct, 86400, 4000000 + attempts, got));
     assert_memory_equal(got, want, 32);
+    check_totals();
     sigil_slashing_close(db);
 }
 
@@ -489,6 +702,7 @@ static void run_all(void)
     t_args();
     t_durable_and_prune();
     t_migrate();
+    t_buckets();
 }
 
 static void test_sqlite(void **state)
