@@ -3,29 +3,22 @@
  * public key) sits in the ordinary heap; each secret key stays in its own secure allocation. */
 #include "eth1/keyring.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <secp256k1.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/hex.h"
 #include "common/io.h"
+#include "common/keydir.h"
 #include "common/log.h"
 #include "common/secmem.h"
 
-#define MAX_FILES       (1u << 20)
-#define MAX_PASSWORD    4096
-#define MAX_THREADS     64
-#define PROGRESS_STEPS  10
-#define JSON_SUFFIX     ".json"
-#define PASSWORD_SUFFIX ".txt"
+#define MAX_PASSWORD 4096
 
 struct entry {
     uint8_t address[20];
@@ -291,43 +284,7 @@ struct load_job {
     const char *ks_dir;
     const char *pw_dir;
     struct item *items;
-    size_t n;
-    _Atomic size_t next, done;
-    _Atomic unsigned logged_step;
 };
-
-static bool has_suffix(const char *s, size_t len, const char *suf)
-{
-    size_t l = strlen(suf);
-    return len > l && memcmp(s + len - l, suf, l) == 0;
-}
-
-static char *join(const char *dir, const char *name, size_t name_len, const char *suffix)
-{
-    size_t dl = strlen(dir);
-    size_t sl = suffix != NULL ? strlen(suffix) : 0;
-    char *p = malloc(dl + 1 + name_len + sl + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-    memcpy(p, dir, dl);
-    p[dl] = '/';
-    memcpy(p + dl + 1, name, name_len);
-    memcpy(p + dl + 1 + name_len, suffix != NULL ? suffix : "", sl);
-    p[dl + 1 + name_len + sl] = '\0';
-    return p;
-}
-
-static bool is_regular(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static int cmp_item(const void *a, const void *b)
-{
-    return strcmp(((const struct item *)a)->name, ((const struct item *)b)->name);
-}
 
 static void items_free(struct item *items, size_t n)
 {
@@ -338,70 +295,26 @@ static void items_free(struct item *items, size_t n)
     free(items);
 }
 
-/* NAME.json regular files (dot files skipped), sorted by name. */
+/* The NAME.json files of dir, sorted by name (sigil_keydir_scan). */
 static sigil_result scan(struct item **out, size_t *out_n, const char *dir)
 {
-    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
-    struct item *items = NULL;
+    char **names = NULL;
     size_t n = 0;
-    size_t cap = 0;
     *out = NULL;
     *out_n = 0;
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return sigil_errorf(SIGIL_ERR_IO, "cannot read eth1 keystores directory %s: %s", dir, strerror(errno));
+    SIGIL_GUARD(sigil_keydir_scan(&names, &n, dir, "eth1 keystores"));
+    struct item *items = calloc(n ? n : 1, sizeof *items);
+    if (items == NULL) {
+        sigil_keydir_names_free(names, n);
+        return sigil_error(SIGIL_ERR_NOMEM);
     }
-    for (;;) {
-        errno = 0;
-        struct dirent *de = readdir(d);
-        if (de == NULL) {
-            if (errno != 0) {
-                ret = sigil_errorf(SIGIL_ERR_IO, "cannot read eth1 keystores directory %s: %s", dir, strerror(errno));
-                goto out;
-            }
-            break;
-        }
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' || !has_suffix(de->d_name, len, JSON_SUFFIX)) {
-            continue;
-        }
-        if (de->d_type != DT_REG) {
-            char *p = join(dir, de->d_name, len, NULL);
-            SIGIL_ENSURE_GOTO(p != NULL, SIGIL_ERR_NOMEM);
-            bool reg = is_regular(p);
-            free(p);
-            if (!reg) {
-                continue;
-            }
-        }
-        if (n == MAX_FILES) {
-            ret = sigil_errorf(SIGIL_ERR_TOO_LARGE, "more than %u keystores in %s", MAX_FILES, dir);
-            goto out;
-        }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            struct item *ni = realloc(items, ncap * sizeof *ni);
-            SIGIL_ENSURE_GOTO(ni != NULL, SIGIL_ERR_NOMEM);
-            items = ni;
-            cap = ncap;
-        }
-        memset(&items[n], 0, sizeof items[n]);
-        items[n].name = strdup(de->d_name);
-        SIGIL_ENSURE_GOTO(items[n].name != NULL, SIGIL_ERR_NOMEM);
-        n++;
+    for (size_t i = 0; i < n; i++) {
+        items[i].name = names[i];
     }
-    if (n > 1) {
-        qsort(items, n, sizeof *items, cmp_item);
-    }
+    free(names);
     *out = items;
     *out_n = n;
-    items = NULL;
-    n = 0;
-    ret = sigil_ok();
-out:
-    items_free(items, n);
-    closedir(d);
-    return ret;
+    return sigil_ok();
 }
 
 static void item_fail(struct item *it, sigil_result r)
@@ -415,9 +328,9 @@ static void item_fail(struct item *it, sigil_result r)
 
 static void load_one(struct load_job *job, struct item *it)
 {
-    size_t base = strlen(it->name) - strlen(JSON_SUFFIX);
-    char *pw_path = join(job->pw_dir, it->name, base, PASSWORD_SUFFIX);
-    char *ks_path = join(job->ks_dir, it->name, strlen(it->name), NULL);
+    size_t base = strlen(it->name) - strlen(SIGIL_KEYDIR_JSON_SUFFIX);
+    char *pw_path = sigil_keydir_password_path(job->pw_dir, it->name);
+    char *ks_path = sigil_keydir_join(job->ks_dir, it->name, strlen(it->name), NULL);
     char *json = NULL;
     char *pw = NULL;
     size_t json_len = 0;
@@ -430,7 +343,8 @@ static void load_one(struct load_job *job, struct item *it)
     if (access(pw_path, F_OK) != 0) {
         it->state = ITEM_NO_PASSWORD;
         it->err = SIGIL_ERR_KEYSTORE_FORMAT;
-        snprintf(it->detail, sizeof it->detail, "no password file %.*s%s", (int)base, it->name, PASSWORD_SUFFIX);
+        snprintf(it->detail, sizeof it->detail, "no password file %.*s%s", (int)base, it->name,
+                 SIGIL_KEYDIR_PASSWORD_SUFFIX);
         goto out;
     }
     sigil_result r = sigil_read_file(&json, &json_len, ks_path, SIGIL_ETH1_KEYSTORE_MAX);
@@ -453,25 +367,10 @@ out:
     free(ks_path);
 }
 
-static void *load_thread(void *arg)
+static void load_each(void *ctx, size_t i)
 {
-    struct load_job *job = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&job->next, 1);
-        if (i >= job->n) {
-            break;
-        }
-        load_one(job, &job->items[i]);
-        size_t done = atomic_fetch_add(&job->done, 1) + 1;
-        unsigned step = (unsigned)(done * PROGRESS_STEPS / job->n);
-        unsigned prev = atomic_load(&job->logged_step);
-        while (step > prev && !atomic_compare_exchange_weak(&job->logged_step, &prev, step)) {
-        }
-        if (step > prev) {
-            SIGIL_LOG_INFO("loading eth1 keystores", SIGIL_LOG_UINT("done", done), SIGIL_LOG_UINT("total", job->n));
-        }
-    }
-    return NULL;
+    struct load_job *job = ctx;
+    load_one(job, &job->items[i]);
 }
 
 sigil_result sigil_eth1_keyring_load_dir(struct sigil_eth1_keyring *kr, const char *keystores_dir,
@@ -482,29 +381,8 @@ sigil_result sigil_eth1_keyring_load_dir(struct sigil_eth1_keyring *kr, const ch
     struct item *items = NULL;
     size_t n = 0;
     SIGIL_GUARD(scan(&items, &n, keystores_dir));
-    struct load_job job = {.ks_dir = keystores_dir, .pw_dir = passwords_dir, .items = items, .n = n};
-    if (threads == 0) {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = ncpu > 0 ? (unsigned)ncpu : 1;
-    }
-    if (threads > MAX_THREADS) {
-        threads = MAX_THREADS;
-    }
-    if (threads > n) {
-        threads = n > 0 ? (unsigned)n : 1;
-    }
-    pthread_t tids[MAX_THREADS];
-    unsigned started = 0;
-    for (unsigned t = 1; t < threads; t++) {
-        if (pthread_create(&tids[started], NULL, load_thread, &job) != 0) {
-            break; /* fewer threads: the work still gets done below */
-        }
-        started++;
-    }
-    (void)load_thread(&job);
-    for (unsigned t = 0; t < started; t++) {
-        pthread_join(tids[t], NULL);
-    }
+    struct load_job job = {.ks_dir = keystores_dir, .pw_dir = passwords_dir, .items = items};
+    sigil_keydir_fan_out(n, threads, load_each, NULL, &job, "loading eth1 keystores");
     enum sigil_err first_err = SIGIL_OK;
     for (size_t i = 0; i < n; i++) {
         struct item *it = &items[i];

@@ -1,31 +1,23 @@
 /* Filling the store from a keystores directory: scan, open the cache, then hash (and, on a cache
  * miss, decrypt) every keystore on a pool of threads, insert everything under one write lock,
  * and rewrite the cache when its content is stale. */
-#include <dirent.h>
 #include <errno.h>
 #include <openssl/sha.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/io.h"
+#include "common/keydir.h"
 #include "common/log.h"
 #include "common/secmem.h"
 #include "crypto/eip2335.h"
 #include "keys/internal.h"
 
-#define MAX_FILES       (1u << 20)
-#define MAX_PASSWORD    4096
-#define MAX_THREADS     64
-#define PROGRESS_STEPS  10
-#define KEK_LEN         32
-#define JSON_SUFFIX     ".json"
-#define PASSWORD_SUFFIX ".txt"
+#define MAX_PASSWORD 4096
+#define KEK_LEN      32
 
 enum item_state { ITEM_TODO, ITEM_NO_PASSWORD, ITEM_OK, ITEM_FAILED };
 
@@ -43,9 +35,6 @@ struct job {
     const struct sigil_load_opts *opts;
     const struct keys_cache *cache;
     struct item *items;
-    size_t n; /* items with a password, at the front of items */
-    _Atomic size_t next, done;
-    _Atomic unsigned logged_step;
     _Atomic int nomem;
 };
 
@@ -54,38 +43,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool has_suffix(const char *s, size_t len, const char *suf)
-{
-    size_t l = strlen(suf);
-    return len > l && memcmp(s + len - l, suf, l) == 0;
-}
-
-static char *join(const char *dir, const char *name, size_t name_len, const char *suffix)
-{
-    size_t dl = strlen(dir), sl = suffix != NULL ? strlen(suffix) : 0;
-    char *p = malloc(dl + 1 + name_len + sl + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-    memcpy(p, dir, dl);
-    p[dl] = '/';
-    memcpy(p + dl + 1, name, name_len);
-    memcpy(p + dl + 1 + name_len, suffix != NULL ? suffix : "", sl);
-    p[dl + 1 + name_len + sl] = '\0';
-    return p;
-}
-
-static bool is_regular(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static int cmp_item_name(const void *a, const void *b)
-{
-    return strcmp(((const struct item *)a)->name, ((const struct item *)b)->name);
 }
 
 static void items_free(struct item *items, size_t n)
@@ -97,70 +54,26 @@ static void items_free(struct item *items, size_t n)
     free(items);
 }
 
-/* Lists NAME.json regular files (dot files skipped), sorted by name so logs and the order of
- * equal keys are reproducible. */
+/* The NAME.json files of dir, sorted by name (sigil_keydir_scan). */
 static sigil_result scan(struct item **out, size_t *out_n, const char *dir)
 {
-    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
-    struct item *items = NULL;
-    size_t n = 0, cap = 0;
-    DIR *d = opendir(dir);
+    char **names = NULL;
+    size_t n = 0;
     *out = NULL;
     *out_n = 0;
-    if (d == NULL) {
-        return sigil_errorf(SIGIL_ERR_IO, "cannot read keystores directory %s: %s", dir, strerror(errno));
+    SIGIL_GUARD(sigil_keydir_scan(&names, &n, dir, "keystores"));
+    struct item *items = calloc(n ? n : 1, sizeof(*items));
+    if (items == NULL) {
+        sigil_keydir_names_free(names, n);
+        return sigil_error(SIGIL_ERR_NOMEM);
     }
-    for (;;) {
-        errno = 0;
-        struct dirent *de = readdir(d);
-        if (de == NULL) {
-            if (errno != 0) {
-                ret = sigil_errorf(SIGIL_ERR_IO, "cannot read keystores directory %s: %s", dir, strerror(errno));
-                goto out;
-            }
-            break;
-        }
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' || !has_suffix(de->d_name, len, JSON_SUFFIX)) {
-            continue;
-        }
-        if (de->d_type != DT_REG) {
-            char *p = join(dir, de->d_name, len, NULL);
-            SIGIL_ENSURE_GOTO(p != NULL, SIGIL_ERR_NOMEM);
-            bool reg = is_regular(p); /* DT_UNKNOWN file systems, and symlinks to files */
-            free(p);
-            if (!reg) {
-                continue;
-            }
-        }
-        if (n == MAX_FILES) {
-            ret = sigil_errorf(SIGIL_ERR_TOO_LARGE, "more than %u keystores in %s", MAX_FILES, dir);
-            goto out;
-        }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 256;
-            struct item *ni = realloc(items, ncap * sizeof(*ni));
-            SIGIL_ENSURE_GOTO(ni != NULL, SIGIL_ERR_NOMEM);
-            items = ni;
-            cap = ncap;
-        }
-        memset(&items[n], 0, sizeof(items[n]));
-        items[n].name = strdup(de->d_name);
-        SIGIL_ENSURE_GOTO(items[n].name != NULL, SIGIL_ERR_NOMEM);
-        n++;
+    for (size_t i = 0; i < n; i++) {
+        items[i].name = names[i];
     }
-    if (n > 0) {
-        qsort(items, n, sizeof(*items), cmp_item_name);
-    }
+    free(names);
     *out = items;
     *out_n = n;
-    items = NULL;
-    n = 0;
-    ret = sigil_ok();
-out:
-    items_free(items, n);
-    closedir(d);
-    return ret;
+    return sigil_ok();
 }
 
 static void log_failure(const char *name, sigil_result r)
@@ -177,8 +90,7 @@ static sigil_result decrypt_one(struct item *it, const struct sigil_load_opts *o
     char *pw = NULL;
     size_t pw_len = 0;
     struct sigil_eip2335_info info;
-    size_t base_len = strlen(it->name) - strlen(JSON_SUFFIX);
-    char *pw_path = join(o->passwords_dir, it->name, base_len, PASSWORD_SUFFIX);
+    char *pw_path = sigil_keydir_password_path(o->passwords_dir, it->name);
     SIGIL_ENSURE_GOTO(pw_path != NULL, SIGIL_ERR_NOMEM);
     SIGIL_GUARD_GOTO(sigil_read_file_secure(&pw, &pw_len, pw_path, MAX_PASSWORD));
     sigil_strip_newline(pw, &pw_len);
@@ -204,7 +116,7 @@ static void process(struct job *job, struct item *it)
     sigil_error_clear(); /* a detail left by an earlier item must not be logged for this one */
     char *json = NULL;
     size_t len = 0;
-    char *path = join(o->keystores_dir, it->name, strlen(it->name), NULL);
+    char *path = sigil_keydir_join(o->keystores_dir, it->name, strlen(it->name), NULL);
     sigil_result r =
         path != NULL ? sigil_read_file(&json, &len, path, SIGIL_EIP2335_MAX_JSON) : sigil_error(SIGIL_ERR_NOMEM);
     if (sigil_is_ok(r)) {
@@ -240,62 +152,17 @@ static void process(struct job *job, struct item *it)
     free(path);
 }
 
-static void progress(struct job *job)
+static void job_each(void *ctx, size_t i)
 {
-    size_t done = atomic_fetch_add(&job->done, 1) + 1;
+    struct job *job = ctx;
+    process(job, &job->items[i]);
+}
+
+static void job_progress(void *ctx, size_t done, size_t total)
+{
+    const struct job *job = ctx;
     if (job->opts->progress != NULL) {
-        job->opts->progress(done, job->n, job->opts->progress_ctx);
-    }
-    unsigned step = (unsigned)(done * PROGRESS_STEPS / job->n);
-    unsigned seen = atomic_load(&job->logged_step);
-    while (step > seen) {
-        if (atomic_compare_exchange_weak(&job->logged_step, &seen, step)) {
-            SIGIL_LOG_INFO("loading keys", SIGIL_LOG_UINT("done", done), SIGIL_LOG_UINT("total", job->n));
-            break;
-        }
-    }
-}
-
-static void *worker(void *arg)
-{
-    struct job *job = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&job->next, 1);
-        if (i >= job->n) {
-            break;
-        }
-        process(job, &job->items[i]);
-        progress(job);
-    }
-    return NULL;
-}
-
-static unsigned thread_count(unsigned asked, size_t work)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned t = asked ? asked : (cpus > 0 ? (unsigned)cpus : 1);
-    if (t > MAX_THREADS) {
-        t = MAX_THREADS;
-    }
-    if (t > work) {
-        t = (unsigned)work;
-    }
-    return t ? t : 1;
-}
-
-static void run_pool(struct job *job, unsigned threads)
-{
-    pthread_t tid[MAX_THREADS];
-    unsigned started = 0;
-    for (unsigned i = 1; i < threads; i++) {
-        if (pthread_create(&tid[started], NULL, worker, job) != 0) {
-            break; /* fewer threads is slower, not wrong */
-        }
-        started++;
-    }
-    (void)worker(job);
-    for (unsigned i = 0; i < started; i++) {
-        (void)pthread_join(tid[i], NULL);
+        job->opts->progress(done, total, job->opts->progress_ctx);
     }
 }
 
@@ -304,9 +171,8 @@ static size_t partition_by_password(struct item *items, size_t n, const char *pa
 {
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t base = strlen(items[i].name) - strlen(JSON_SUFFIX);
-        char *p = join(passwords_dir, items[i].name, base, PASSWORD_SUFFIX);
-        bool has = p != NULL && is_regular(p);
+        char *p = sigil_keydir_password_path(passwords_dir, items[i].name);
+        bool has = p != NULL && sigil_keydir_is_regular(p);
         free(p);
         if (!has) {
             items[i].state = ITEM_NO_PASSWORD;
@@ -407,7 +273,7 @@ sigil_result sigil_keystore_load_dir(struct sigil_keystore *ks, const struct sig
     }
     SIGIL_GUARD_GOTO(scan(&items, &n, opts->keystores_dir));
     r.found = n;
-    size_t todo = items != NULL ? partition_by_password(items, n, opts->passwords_dir) : 0;
+    size_t todo = partition_by_password(items, n, opts->passwords_dir);
 
     if (opts->cache_path != NULL) {
         key = sigil_secure_alloc(sizeof(*key));
@@ -429,9 +295,9 @@ sigil_result sigil_keystore_load_dir(struct sigil_keystore *ks, const struct sig
 
     SIGIL_LOG_INFO("loading keys", SIGIL_LOG_UINT("keystores", n), SIGIL_LOG_UINT("with_password", todo),
                    SIGIL_LOG_UINT("cached", keys_cache_count(cache)));
-    struct job job = {.opts = opts, .cache = cache, .items = items, .n = todo};
+    struct job job = {.opts = opts, .cache = cache, .items = items};
     if (todo > 0) {
-        run_pool(&job, thread_count(opts->threads, todo));
+        sigil_keydir_fan_out(todo, opts->threads, job_each, job_progress, &job, "loading keys");
     }
     if (atomic_load(&job.nomem)) {
         ret = sigil_error(SIGIL_ERR_NOMEM);

@@ -12,104 +12,29 @@
 //
 // env: SIGIL_BIN (build/bin). Needs the sandbox (x86_64, user namespaces) and root for check 3's
 // /proc/PID/mem reads of the non-dumpable host processes (skips those reads otherwise).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import * as blst from '@chainsafe/blst';
+import { Procs, checker, freePort, jsonRequest, mustRun as run, requireSandbox, sigilBin, sigilStatus, sleep, startPg, tempDir, waitFor } from './lib/harness.mjs';
 
-const BIN = process.env.SIGIL_BIN;
-if (!BIN) {
-  console.error('SIGIL_BIN is not set');
-  process.exit(2);
-}
-for (const b of ['sigil', 'sigil-host', 'sigil-kms', 'sigild']) {
-  if (!fs.existsSync(path.join(BIN, b))) {
-    console.log(`skipped: ${b} not built`);
-    process.exit(77);
-  }
-}
-if (os.arch() !== 'x64' || spawnSync(path.join(BIN, 'sigil-host'), ['sandbox-exec', '--run-dir', os.tmpdir(), '--', '/bin/true']).status !== 0) {
-  console.log('skipped: the local sandbox is not available here');
-  process.exit(77);
-}
+const BIN = sigilBin(['sigil', 'sigil-host', 'sigil-kms', 'sigild']);
+requireSandbox(BIN);
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, extra) {
-  if (cond) {
-    passed++;
-    console.log(`ok: ${what}`);
-  } else {
-    failed++;
-    console.error(`FAIL: ${what}${extra !== undefined ? ` (${typeof extra === 'string' ? extra : JSON.stringify(extra)})` : ''}`);
-  }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sigil-enclave-e2e-'));
-fs.chmodSync(tmp, 0o700);
-const T = (...f) => path.join(tmp, ...f);
+const t = checker({ verbose: true });
+const { check } = t;
+const { tmp, T } = tempDir('sigil-enclave-e2e-', { mode: 0o700 });
 const SIGIL = path.join(BIN, 'sigil');
-function run(cmd, args, input) {
-  const r = spawnSync(cmd, args, { input, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-async function waitFor(ms, fn) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return true;
-    } catch { /* not yet */ }
-    await sleep(100);
-  }
-  return false;
-}
 
 // ---- processes (each one ours; stopped by PID at the end) ----
-const procs = [];
-const logs = [];
-function start(name, cmd, args) {
-  const log = T(`${name}.log`);
-  logs.push(log);
-  const fd = fs.openSync(log, 'a', 0o600);
-  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  child.name = name;
-  procs.push(child);
-  return child;
-}
-function stop(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? child.signalCode);
-    const t = setTimeout(() => child.kill('SIGKILL'), 15000);
-    child.once('exit', (code, sig) => {
-      clearTimeout(t);
-      resolve(code ?? sig);
-    });
-    child.kill('SIGTERM');
-  });
-}
-function status(statusPort, json = true) {
-  const r = spawnSync(SIGIL, ['status', '--host', `http://127.0.0.1:${statusPort}`, ...(json ? ['--json'] : [])], { encoding: 'utf8' });
-  let j;
-  try { j = JSON.parse(r.stdout); } catch { j = undefined; }
-  return { rc: r.status, text: r.stdout + r.stderr, json: j };
-}
+const procs = new Procs(tmp, 15000);
+const start = (name, cmd, args) => procs.start(name, cmd, args);
+const stop = (child) => procs.stop(child);
+const status = (statusPort, json = true) => sigilStatus(BIN, statusPort, json);
 
 // ---- SSZ helpers for the signing roots, computed here independently of sigild ----
 const sha256 = (...parts) => crypto.createHash('sha256').update(Buffer.concat(parts)).digest();
@@ -143,27 +68,8 @@ const report = {};
 const hosts = {};
 let agent;
 let PORT = 0;
-function request(port, method, urlPath, body, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request({ host: '127.0.0.1', port, method, path: urlPath, agent: opts.agent ?? agent, timeout: 15000,
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}) } },
-    (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => {
-        let json;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode, text, json });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
+const request = (port, method, urlPath, body, opts = {}) => jsonRequest({ tls: true, port, method, path: urlPath, body,
+  agent: opts.agent ?? agent, timeout: 15000, headers: { Accept: 'application/json' } });
 const sign = (pk, body) => request(PORT, 'POST', `/api/v1/eth2/sign/${pk}`, body);
 function verifies(root, pkHex, sigHex) {
   try {
@@ -466,12 +372,10 @@ try {
 
   // ---- 6. slashing protection on PostgreSQL, reached only through sigild's in-sandbox forwarder
   // and the host's allow-listed outbound proxy (sigild's network namespace has nothing but lo) ----
-  const pgScripts = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'pg');
   // outside the test's 0700 temp dir: the server runs as the postgres user
-  const pgDir = path.join(os.tmpdir(), `sigil-enclave-pg-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-  const pgStart = spawnSync(path.join(pgScripts, 'pg_start.sh'), [pgDir], { encoding: 'utf8' });
-  if (pgStart.status === 0) {
-    const pgUrl = fs.readFileSync(path.join(pgDir, 'url'), 'utf8').trim();
+  const pg = startPg('sigil_enclave_pg', { optional: true });
+  if (!pg.skipped) {
+    const pgUrl = pg.url;
     const mainPort = PORT;
     try {
       const pgh = await startHost('pghost', STORE, T('attestation'), kmsPort, ['--slashing-db', pgUrl]);
@@ -488,10 +392,10 @@ try {
       await stop(pgh.child);
     } finally {
       PORT = mainPort;
-      spawnSync(path.join(pgScripts, 'pg_stop.sh'), [pgDir]);
+      pg.stop();
     }
   } else {
-    console.log(`PostgreSQL section skipped: ${pgStart.stdout.trim()} ${pgStart.stderr.trim()}`);
+    console.log(`PostgreSQL section skipped: ${pg.skipped}`);
   }
 
   // clean shutdown
@@ -499,18 +403,14 @@ try {
   check(hc === 0, 'sigil-host exits 0 on SIGTERM', hc);
   check(kids().length === 0, 'no sigild left behind');
 } catch (e) {
-  failed++;
+  t.failed++;
   console.error(`FAIL: ${e.stack}`);
 } finally {
   agent?.destroy();
-  for (const p of procs.reverse()) await stop(p);
-  if (failed) {
-    for (const l of logs) {
-      try { console.error(`--- ${path.basename(l)} (tail) ---\n${fs.readFileSync(l, 'utf8').slice(-3000)}`); } catch { /* */ }
-    }
-  }
+  await procs.stopAll();
+  if (t.failed) procs.dumpLogs(3000);
   if (!process.env.SIGIL_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
 }
 console.log(`report: ${JSON.stringify(report)}`);
-console.log(`enclave_e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+console.log(`enclave_e2e: ${t.passed} passed, ${t.failed} failed`);
+process.exit(t.failed === 0 ? 0 : 1);

@@ -15,126 +15,29 @@
 //   7. hostile: a bad policy file is refused by `sigil policy set`; keygen requests out of range
 //
 // env: SIGIL_BIN (build/bin). Needs the sandbox (x86_64, user namespaces); skips (77) otherwise.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { Wallet, Transaction, verifyMessage, encryptKeystoreJsonSync, getAddress, toQuantity } from 'ethers';
+import { Procs, checker, freePort, jsonRequest, mustRun as run, requireSandbox, sigilBin, sigilStatus, tempDir, waitFor } from './lib/harness.mjs';
 
-const BIN = process.env.SIGIL_BIN;
-if (!BIN) {
-  console.error('SIGIL_BIN is not set');
-  process.exit(2);
-}
-for (const b of ['sigil', 'sigil-host', 'sigil-kms', 'sigild']) {
-  if (!fs.existsSync(path.join(BIN, b))) {
-    console.log(`skipped: ${b} not built`);
-    process.exit(77);
-  }
-}
-if (os.arch() !== 'x64' || spawnSync(path.join(BIN, 'sigil-host'), ['sandbox-exec', '--run-dir', os.tmpdir(), '--', '/bin/true']).status !== 0) {
-  console.log('skipped: the local sandbox is not available here');
-  process.exit(77);
-}
+const BIN = sigilBin(['sigil', 'sigil-host', 'sigil-kms', 'sigild']);
+requireSandbox(BIN);
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, extra) {
-  if (cond) {
-    passed++;
-    console.log(`ok: ${what}`);
-  } else {
-    failed++;
-    console.error(`FAIL: ${what}${extra !== undefined ? ` (${typeof extra === 'string' ? extra.slice(0, 1500) : JSON.stringify(extra)?.slice(0, 1500)})` : ''}`);
-  }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sigil-enclave-eth1-'));
-fs.chmodSync(tmp, 0o700);
-const T = (...f) => path.join(tmp, ...f);
+const t = checker({ verbose: true, clip: 1500 });
+const { check } = t;
+const { tmp, T } = tempDir('sigil-enclave-eth1-', { mode: 0o700 });
 const SIGIL = path.join(BIN, 'sigil');
-function run(cmd, args, input) {
-  const r = spawnSync(cmd, args, { input, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-async function waitFor(ms, fn) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return true;
-    } catch { /* not yet */ }
-    await sleep(100);
-  }
-  return false;
-}
-
-const procs = [];
-const logs = [];
-function start(name, cmd, args) {
-  const log = T(`${name}.log`);
-  logs.push(log);
-  const fd = fs.openSync(log, 'a', 0o600);
-  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  child.name = name;
-  procs.push(child);
-  return child;
-}
-function stop(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? child.signalCode);
-    const t = setTimeout(() => child.kill('SIGKILL'), 20000);
-    child.once('exit', (code, sig) => {
-      clearTimeout(t);
-      resolve(code ?? sig);
-    });
-    child.kill('SIGTERM');
-  });
-}
-function status(statusPort) {
-  const r = spawnSync(SIGIL, ['status', '--host', `http://127.0.0.1:${statusPort}`, '--json'], { encoding: 'utf8' });
-  let j;
-  try { j = JSON.parse(r.stdout); } catch { j = undefined; }
-  return { rc: r.status, text: r.stdout + r.stderr, json: j };
-}
+const procs = new Procs(tmp, 20000);
+const start = (name, cmd, args) => procs.start(name, cmd, args);
+const stop = (child) => procs.stop(child);
+const status = (statusPort) => sigilStatus(BIN, statusPort);
 
 let agent;
 let PORT = 0;
-function request(method, urlPath, body) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request({ host: '127.0.0.1', port: PORT, method, path: urlPath, agent, timeout: 15000,
-      headers: { 'Content-Type': 'application/json', ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}) } },
-    (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => {
-        let json;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode, text, json });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
+const request = (method, urlPath, body) => jsonRequest({ tls: true, port: PORT, method, path: urlPath, body, agent, timeout: 15000 });
 let rpcId = 1;
 async function rpc(method, params) {
   const r = await request('POST', '/', { jsonrpc: '2.0', id: rpcId++, method, params });
@@ -371,18 +274,14 @@ try {
   check(files.length > 6 && leaky.length === 0, `no wallet secret (raw/hex) in ${files.length} files: store, audit log, run/data dirs, logs`, leaky);
   check(kms.exitCode === null, 'sigil-kms still up');
 } catch (e) {
-  failed++;
+  t.failed++;
   console.error(`FAIL: ${e.stack}`);
 } finally {
   agent?.destroy();
-  for (const p of procs.reverse()) await stop(p);
-  if (failed) {
-    for (const l of logs) {
-      try { console.error(`--- ${path.basename(l)} (tail) ---\n${fs.readFileSync(l, 'utf8').slice(-4000)}`); } catch { /* */ }
-    }
-  }
+  await procs.stopAll();
+  if (t.failed) procs.dumpLogs();
   if (!process.env.SIGIL_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
 }
 console.log(`report: ${JSON.stringify(report)}`);
-console.log(`enclave_eth1: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+console.log(`enclave_eth1: ${t.passed} passed, ${t.failed} failed`);
+process.exit(t.failed === 0 ? 0 : 1);

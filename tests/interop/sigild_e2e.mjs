@@ -4,19 +4,14 @@
 // against the vectors and verified with @chainsafe/blst.
 //
 // env: SIGIL_BIN (build/bin), SIGIL_VECTORS (../shared/vectors)
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
 import * as blst from '@chainsafe/blst';
+import { Sigild, certFingerprint as fingerprint, checker, makePki, mustRun as run, sigilBin, tempDir, tlsAgent } from './lib/harness.mjs';
 
-const BIN = process.env.SIGIL_BIN;
+const BIN = sigilBin();
 const VEC = process.env.SIGIL_VECTORS;
-if (!BIN) {
-  console.error('SIGIL_BIN is not set');
-  process.exit(2);
-}
 const vecFile = VEC && path.join(VEC, 'eth2_signing/mainnet_fixed_key.json');
 if (!vecFile || !fs.existsSync(vecFile)) {
   console.log(`skipped: ${vecFile ?? 'SIGIL_VECTORS'} not found`);
@@ -24,43 +19,13 @@ if (!vecFile || !fs.existsSync(vecFile)) {
 }
 const vectors = JSON.parse(fs.readFileSync(vecFile, 'utf8'));
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, extra) {
-  if (cond) {
-    passed++;
-  } else {
-    failed++;
-    console.error(`FAIL: ${what}${extra !== undefined ? ` (${typeof extra === 'string' ? extra : JSON.stringify(extra)})` : ''}`);
-  }
-}
+const t = checker();
+const { check } = t;
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sigild-e2e-'));
-const run = (cmd, args, input) => {
-  const r = spawnSync(cmd, args, { input, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-};
+const { tmp } = tempDir('sigild-e2e-');
 
 // ---- TLS material: a CA, a server certificate for 127.0.0.1, two client certificates ----
-const pki = path.join(tmp, 'pki');
-fs.mkdirSync(pki);
-const p = (f) => path.join(pki, f);
-run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-  '-subj', '/CN=sigil-test-ca', '-keyout', p('ca.key'), '-out', p('ca.pem')]);
-fs.writeFileSync(p('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-function issue(name, extfile) {
-  run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`,
-    '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`)]);
-  const args = ['x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'),
-    '-CAcreateserial', '-days', '2', '-out', p(`${name}.pem`)];
-  if (extfile) args.push('-extfile', extfile);
-  run('openssl', args);
-}
-issue('server', p('san.cnf'));
-issue('validator-client');
-issue('stranger');
-const fingerprint = (f) => run('openssl', ['x509', '-in', f, '-noout', '-fingerprint', '-sha256']).split('=')[1].trim();
+const p = makePki(path.join(tmp, 'pki'), ['validator-client', 'stranger']);
 fs.writeFileSync(p('known_clients.txt'), `# name fingerprint\nvalidator-client ${fingerprint(p('validator-client.pem'))}\n`);
 
 // ---- keys: the vector key plus two fresh ones ----
@@ -88,66 +53,15 @@ fs.writeFileSync(path.join(tmp, 'cache-pw'), 'cache password for the e2e test\n'
 
 // ---- sigild process control ----
 const dbUrl = `sqlite:${path.join(tmp, 'slashing.db')}`;
-let child = null;
-let port = 0;
-let logs = '';
-async function startSigild(extraArgs = []) {
-  logs = '';
-  child = spawn(path.join(BIN, 'sigild'), ['--keystores-path', ksDir, '--keystores-passwords-path', pwDir,
-    '--slashing-db', dbUrl, '--network', 'mainnet', '--http-listen', '127.0.0.1:0',
-    '--tls-cert', p('server.pem'), '--tls-key', p('server.key'), '--tls-known-clients', p('known_clients.txt'),
-    '--keymanager-token-file', path.join(tmp, 'api-token'), '--key-cache', path.join(tmp, 'keys.cache'),
-    '--key-cache-password-file', path.join(tmp, 'cache-pw'), ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => { logs += d; });
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    const m = logs.match(/"msg":"listening"[^\n]*"port":(\d+)/);
-    if (m) {
-      port = Number(m[1]);
-      break;
-    }
-    if (child.exitCode !== null) throw new Error(`sigild exited: ${logs}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  if (!port) throw new Error(`sigild did not start: ${logs}`);
-  while (Date.now() < deadline) {
-    const r = await request('GET', '/healthcheck').catch(() => null);
-    if (r && r.status === 200) return;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`sigild never became healthy: ${logs}`);
-}
-function stopSigild(signal = 'SIGTERM') {
-  return new Promise((resolve) => {
-    if (!child || child.exitCode !== null) return resolve(child?.exitCode);
-    child.on('exit', (code, sig) => resolve(code ?? sig));
-    child.kill(signal);
-  });
-}
-
-const clientAgent = new https.Agent({ ca: fs.readFileSync(p('ca.pem')), cert: fs.readFileSync(p('validator-client.pem')),
-  key: fs.readFileSync(p('validator-client.key')), keepAlive: true });
-function request(method, urlPath, body, { headers = {}, agent = clientAgent } = {}) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
-    const req = https.request({ host: '127.0.0.1', port, method, path: urlPath, agent, servername: 'localhost',
-      headers: { 'Content-Type': 'application/json', ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}), ...headers } },
-    (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => {
-        let json;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode, text, json, headers: res.headers });
-      });
-    });
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
+const clientAgent = tlsAgent({ ca: p('ca.pem'), cert: p('validator-client.pem'), key: p('validator-client.key'), keepAlive: true });
+const sigild = new Sigild(BIN, { tls: true, servername: 'localhost', agent: clientAgent });
+const startSigild = (extraArgs = []) => sigild.start(['--keystores-path', ksDir, '--keystores-passwords-path', pwDir,
+  '--slashing-db', dbUrl, '--network', 'mainnet',
+  '--tls-cert', p('server.pem'), '--tls-key', p('server.key'), '--tls-known-clients', p('known_clients.txt'),
+  '--keymanager-token-file', path.join(tmp, 'api-token'), '--key-cache', path.join(tmp, 'keys.cache'),
+  '--key-cache-password-file', path.join(tmp, 'cache-pw'), ...extraArgs], { timeoutMs: 30000 });
+const stopSigild = (signal) => sigild.stop(signal);
+const request = (method, urlPath, body, opts) => sigild.request(method, urlPath, body, opts);
 const sign = (pk, body, opts) => request('POST', `/api/v1/eth2/sign/${pk}`, body, opts);
 
 try {
@@ -161,7 +75,7 @@ try {
   check(r.status === 200 && Array.isArray(r.json) && r.json.length === 3 && r.json.includes(PK), 'publicKeys lists 3 keys', r.text);
   r = await request('GET', '/healthcheck');
   check(r.status === 200 && r.json?.outcome === 'UP', 'healthcheck UP', r.text);
-  check(/orphan/.test(logs), 'a keystore without a password file is reported in the log');
+  check(/orphan/.test(sigild.logs), 'a keystore without a password file is reported in the log');
 
   // ---- every vector: same signature, byte for byte ----
   for (const v of vectors.vectors) {
@@ -219,7 +133,7 @@ try {
   check(r.status === 200, 'still up after hostile requests');
 
   // ---- client authentication ----
-  const stranger = new https.Agent({ ca: fs.readFileSync(p('ca.pem')), cert: fs.readFileSync(p('stranger.pem')), key: fs.readFileSync(p('stranger.key')) });
+  const stranger = tlsAgent({ ca: p('ca.pem'), cert: p('stranger.pem'), key: p('stranger.key') });
   r = await request('GET', '/upcheck', undefined, { agent: stranger }).catch((e) => ({ error: e }));
   check(r.error || r.status >= 400, 'unknown client certificate refused', r.status);
   const anon = new https.Agent({ ca: fs.readFileSync(p('ca.pem')) });
@@ -306,22 +220,22 @@ try {
   }
   check(lost === 0, `no record of ${released.length} released signatures lost after kill -9`, lost);
   // two keys come from the cache; the key imported through the keymanager is new since the cache was written
-  check(/"loaded":3,"from_cache":2/.test(logs), 'restart loads keys from the fast-load cache', logs.match(/keystores loaded[^\n]*/)?.[0]);
+  check(/"loaded":3,"from_cache":2/.test(sigild.logs), 'restart loads keys from the fast-load cache', sigild.logs.match(/keystores loaded[^\n]*/)?.[0]);
   // no key material in the cache file
   const cache = fs.readFileSync(path.join(tmp, 'keys.cache'));
   check(!cache.includes(Buffer.from(vectors.secret_key.slice(2), 'hex')) && !cache.toString('latin1').includes(vectors.secret_key.slice(2)),
     'cache file holds no plaintext key');
-  check(!/\b[0-9a-f]{64}\b/.test(logs.replace(/"(signing_root|root|gvr)[^,]*/g, '')) || !logs.includes(vectors.secret_key.slice(2)), 'no secret key in logs');
+  check(!/\b[0-9a-f]{64}\b/.test(sigild.logs.replace(/"(signing_root|root|gvr)[^,]*/g, '')) || !sigild.logs.includes(vectors.secret_key.slice(2)), 'no secret key in logs');
 
   const code = await stopSigild('SIGTERM');
   check(code === 0, 'clean shutdown on SIGTERM', code);
 } catch (e) {
-  failed++;
-  console.error(`FAIL: ${e.stack}\n--- sigild log ---\n${logs.slice(-4000)}`);
+  t.failed++;
+  console.error(`FAIL: ${e.stack}\n--- sigild log ---\n${sigild.logs.slice(-4000)}`);
 } finally {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (sigild.child && sigild.child.exitCode === null) sigild.child.kill('SIGKILL');
   clientAgent.destroy();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`sigild_e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+console.log(`sigild_e2e: ${t.passed} passed, ${t.failed} failed`);
+process.exit(t.failed === 0 ? 0 : 1);

@@ -17,86 +17,36 @@
 //
 // env: SIGIL_BIN (build/bin); SIGIL_ETH1_SEED (1), SIGIL_ETH1_API_TX (per type, 600),
 // SIGIL_ETH1_API_TYPED (800), SIGIL_ETH1_API_MSG (600).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
 import {
-  Wallet, Transaction, TypedDataEncoder, getAddress, hexlify, toQuantity, hashMessage, keccak256, SigningKey,
-  encryptKeystoreJsonSync,
+  Wallet, Transaction, TypedDataEncoder, getAddress, hexlify, toQuantity, hashMessage, keccak256, SigningKey, encryptKeystoreJsonSync,
 } from 'ethers';
+import { Sigild, certFingerprint as fingerprint, checker, makePki, mustRun, sigilBin, tempDir, tlsAgent } from './lib/harness.mjs';
+import { UNI, eth1Random, withDomainType } from './lib/eth1_random.mjs';
 
-const BIN = process.env.SIGIL_BIN;
-if (!BIN) {
-  console.error('SIGIL_BIN is not set');
-  process.exit(2);
-}
+const BIN = sigilBin();
 const N_TX = Number(process.env.SIGIL_ETH1_API_TX || 600);
 const N_TYPED = Number(process.env.SIGIL_ETH1_API_TYPED || 800);
 const N_MSG = Number(process.env.SIGIL_ETH1_API_MSG || 600);
 const t0 = Date.now();
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, extra) {
-  if (cond) {
-    passed++;
-  } else {
-    failed++;
-    if (failed <= 40) console.error(`FAIL: ${what}${extra !== undefined ? ` (${typeof extra === 'string' ? extra.slice(0, 600) : JSON.stringify(extra)?.slice(0, 600)})` : ''}`);
-  }
-}
+const t = checker({ clip: 600, maxShown: 40 });
+const { check } = t;
 
-// sfc32, seeded: failures reproduce from the seed.
-let sa = 0x9e3779b9, sb = 0x243f6a88, sc = 0xb7e15162, sd = Number(process.env.SIGIL_ETH1_SEED || 1) >>> 0;
-function rnd32() {
-  sa >>>= 0; sb >>>= 0; sc >>>= 0; sd >>>= 0;
-  const t = (sa + sb) | 0; sa = sb ^ (sb >>> 9); sb = (sc + (sc << 3)) | 0; sc = (sc << 21) | (sc >>> 11);
-  sd = (sd + 1) | 0; const r = (t + sd) | 0; sc = (sc + r) | 0; return r >>> 0;
-}
-for (let i = 0; i < 32; i++) rnd32();
-const rint = (n) => rnd32() % n;
-const chance = (p) => rnd32() / 2 ** 32 < p;
-const bytes = (n) => { const u = new Uint8Array(n); for (let i = 0; i < n; i++) u[i] = rint(256); return u; };
-const hexBytes = (n) => hexlify(bytes(n));
-const bigOf = (nbytes) => (nbytes === 0 ? 0n : BigInt(hexlify(bytes(nbytes))));
-const randQty = (maxBytes) => bigOf(rint(maxBytes + 1));
-const randAddr = () => getAddress(hexBytes(20));
-const randCase = (addr) => (chance(0.5) ? addr : addr.toLowerCase());
-function randKey() { for (;;) { try { return new Wallet(hexBytes(32)); } catch { /* out of range */ } } }
+// seeded: failures reproduce from the seed (the generator of eth1_diff.mjs)
+const { rint, chance, bytes, hexBytes, randQty, randAddr, randCase, randKey, randTxFields, txJsonRest, genTyped } = eth1Random(process.env.SIGIL_ETH1_SEED || 1, {
+  typedAddress: (r) => (r.chance(0.5) ? r.randAddr() : r.randAddr().toLowerCase()),
+  contractAddress: (r) => r.randAddr(),
+});
 const walletOf = (seed) => new Wallet(keccak256(new TextEncoder().encode(`sigil eth1 api test ${seed}`)));
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sigild-eth1-'));
-const run = (cmd, args, input) => {
-  const r = spawnSync(cmd, args, { input, encoding: 'utf8', maxBuffer: 64 << 20 });
-  return r;
-};
-const mustRun = (cmd, args, input) => {
-  const r = run(cmd, args, input);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-};
+const { tmp } = tempDir('sigild-eth1-');
+const run = (cmd, args, input) => spawnSync(cmd, args, { input, encoding: 'utf8', maxBuffer: 64 << 20 });
 
 // ---- TLS material: a CA, a server certificate, two client certificates ----
-const pki = path.join(tmp, 'pki');
-fs.mkdirSync(pki);
-const p = (f) => path.join(pki, f);
-mustRun('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-  '-subj', '/CN=sigil-test-ca', '-keyout', p('ca.key'), '-out', p('ca.pem')]);
-fs.writeFileSync(p('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-function issue(name, extfile) {
-  mustRun('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`,
-    '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`)]);
-  const args = ['x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'),
-    '-CAcreateserial', '-days', '2', '-out', p(`${name}.pem`)];
-  if (extfile) args.push('-extfile', extfile);
-  mustRun('openssl', args);
-}
-issue('server', p('san.cnf'));
-issue('wallet-client');
-issue('other-client');
-const fingerprint = (f) => mustRun('openssl', ['x509', '-in', f, '-noout', '-fingerprint', '-sha256']).split('=')[1].trim();
+const p = makePki(path.join(tmp, 'pki'), ['wallet-client', 'other-client']);
 fs.writeFileSync(p('known_clients.txt'),
   `wallet-client ${fingerprint(p('wallet-client.pem'))}\nother-client ${fingerprint(p('other-client.pem'))}\n`);
 
@@ -152,64 +102,16 @@ fs.writeFileSync(clientKeys, `wallet-client *\nother-client ${open[1].address.to
 const auditLog = path.join(tmp, 'audit.log');
 
 // ---- sigild ----
-let child = null;
-let port = 0;
-let logs = '';
-async function startSigild() {
-  logs = '';
-  port = 0;
-  child = spawn(path.join(BIN, 'sigild'), ['--eth1-keystores-path', ksDir, '--eth1-keystores-passwords-path', pwDir,
-    '--policy-file', policyFile, '--audit-log', auditLog, '--slashing-db', `sqlite:${path.join(tmp, 'db.sqlite')}`,
-    '--http-listen', '127.0.0.1:0', '--tls-cert', p('server.pem'), '--tls-key', p('server.key'),
-    '--tls-known-clients', p('known_clients.txt'), '--client-keys', clientKeys], { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => { logs += d; });
-  const deadline = Date.now() + 60000;
-  while (Date.now() < deadline) {
-    const m = logs.match(/"msg":"listening"[^\n]*"port":(\d+)/);
-    if (m) { port = Number(m[1]); break; }
-    if (child.exitCode !== null) throw new Error(`sigild exited: ${logs}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  if (!port) throw new Error(`sigild did not start: ${logs}`);
-  while (Date.now() < deadline) {
-    const r = await request('GET', '/healthcheck').catch(() => null);
-    if (r && r.status === 200) return;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error(`sigild never became healthy: ${logs}`);
-}
-function stopSigild(signal = 'SIGTERM') {
-  return new Promise((resolve) => {
-    if (!child || child.exitCode !== null) return resolve(child?.exitCode);
-    child.on('exit', (code, sig) => resolve(code ?? sig));
-    child.kill(signal);
-  });
-}
-const agentFor = (name) => new https.Agent({ ca: fs.readFileSync(p('ca.pem')), cert: fs.readFileSync(p(`${name}.pem`)),
-  key: fs.readFileSync(p(`${name}.key`)), keepAlive: true, maxSockets: 24 });
+const agentFor = (name) => tlsAgent({ ca: p('ca.pem'), cert: p(`${name}.pem`), key: p(`${name}.key`), keepAlive: true, maxSockets: 24 });
 const walletAgent = agentFor('wallet-client');
 const otherAgent = agentFor('other-client');
-function request(method, urlPath, body, { headers = {}, agent = walletAgent } = {}) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
-    const req = https.request({ host: '127.0.0.1', port, method, path: urlPath, agent, servername: 'localhost',
-      headers: { 'Content-Type': 'application/json', ...(data !== undefined ? { 'Content-Length': Buffer.byteLength(data) } : {}), ...headers } },
-    (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => {
-        let json;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode, text, json, headers: res.headers });
-      });
-    });
-    req.on('error', reject);
-    if (data !== undefined) req.write(data);
-    req.end();
-  });
-}
+const sigild = new Sigild(BIN, { tls: true, servername: 'localhost', agent: walletAgent });
+const startSigild = () => sigild.start(['--eth1-keystores-path', ksDir, '--eth1-keystores-passwords-path', pwDir,
+  '--policy-file', policyFile, '--audit-log', auditLog, '--slashing-db', `sqlite:${path.join(tmp, 'db.sqlite')}`,
+  '--tls-cert', p('server.pem'), '--tls-key', p('server.key'),
+  '--tls-known-clients', p('known_clients.txt'), '--client-keys', clientKeys]);
+const stopSigild = (signal) => sigild.stop(signal);
+const request = (method, urlPath, body, opts) => sigild.request(method, urlPath, body, opts);
 let rpcId = 1;
 async function rpc(method, params, opts) {
   const r = await request('POST', '/', { jsonrpc: '2.0', id: rpcId++, method, params }, opts);
@@ -240,137 +142,15 @@ function refusedNow(r, rule) {
 }
 
 // ---- random transactions (the generator of eth1_diff.mjs, with loaded keys as senders) ----
-function randAccessList() {
-  const out = [];
-  for (let n = rint(4); n > 0; n--) {
-    const keys = [];
-    for (let k = rint(4); k > 0; k--) keys.push(hexBytes(32));
-    out.push({ address: randAddr(), storageKeys: keys });
-  }
-  return out;
-}
 function genTx(type, w) {
-  const chainId = chance(0.2) ? 1n : BigInt(1 + rint(0xffffffff));
-  const fields = {
-    type, nonce: Number(randQty(6) % 2n ** 53n), gasLimit: randQty(8), value: randQty(32),
-    data: hexBytes(chance(0.3) ? 0 : rint(chance(0.1) ? 2000 : 80)),
-  };
-  const preEip155 = type === 0 && chance(0.3);
-  if (!preEip155) fields.chainId = chainId;
-  if (type >= 3 || !chance(0.15)) fields.to = randAddr();
-  if (type <= 1) fields.gasPrice = randQty(32);
-  else {
-    const maxFee = randQty(32);
-    fields.maxFeePerGas = maxFee;
-    fields.maxPriorityFeePerGas = maxFee === 0n ? 0n : BigInt(hexlify(bytes(32))) % (maxFee + 1n);
-  }
-  if (type >= 1) fields.accessList = randAccessList();
-  if (type === 3) {
-    fields.maxFeePerBlobGas = randQty(32);
-    fields.blobVersionedHashes = Array.from({ length: 1 + rint(6) }, () => '0x01' + hexBytes(31).slice(2));
-  }
-  const authJson = [];
-  if (type === 4) {
-    fields.authorizationList = [];
-    for (let i = 1 + rint(3); i > 0; i--) {
-      const signer = randKey();
-      const auth = signer.authorizeSync({ address: randAddr(), nonce: randQty(8) % 2n ** 64n, chainId: chance(0.3) ? 0n : chainId });
-      fields.authorizationList.push(auth);
-      authJson.push({ chainId: toQuantity(auth.chainId), address: randCase(auth.address), nonce: toQuantity(auth.nonce),
-        yParity: toQuantity(auth.signature.yParity), r: toQuantity(auth.signature.r), s: toQuantity(auth.signature.s) });
-    }
-  }
+  const { fields, authJson, label } = randTxFields(type);
   const tx = Transaction.from(fields);
   tx.signature = w.signingKey.sign(tx.unsignedHash);
   const j = { type: toQuantity(type), nonce: toQuantity(fields.nonce), gas: toQuantity(fields.gasLimit), value: toQuantity(fields.value),
     from: chance(0.5) ? w.address : w.address.toLowerCase() };
   if (chance(0.5)) j.input = fields.data; else j.data = fields.data;
-  if (fields.chainId !== undefined) j.chainId = toQuantity(fields.chainId);
-  if (fields.to) j.to = randCase(fields.to);
-  if (type <= 1) j.gasPrice = toQuantity(fields.gasPrice);
-  else { j.maxFeePerGas = toQuantity(fields.maxFeePerGas); j.maxPriorityFeePerGas = toQuantity(fields.maxPriorityFeePerGas); }
-  if (type >= 1) j.accessList = fields.accessList;
-  if (type === 3) { j.maxFeePerBlobGas = toQuantity(fields.maxFeePerBlobGas); j.blobVersionedHashes = fields.blobVersionedHashes; }
-  if (type === 4) j.authorizationList = authJson;
-  return { j, want: tx.serialized, label: type === 0 ? (preEip155 ? 'tx0-legacy' : 'tx0-eip155') : `tx${type}`, hash: tx.unsignedHash };
-}
-
-// ---- random EIP-712 documents (as in eth1_diff.mjs) ----
-const BASES = ['address', 'bool', 'string', 'bytes', 'bytesN', 'uintN', 'intN'];
-function randAtomic() {
-  const b = BASES[rint(BASES.length)];
-  if (b === 'bytesN') return `bytes${1 + rint(32)}`;
-  if (b === 'uintN') return `uint${8 * (1 + rint(32))}`;
-  if (b === 'intN') return `int${8 * (1 + rint(32))}`;
-  return b;
-}
-function randSuffix() {
-  let s = '';
-  const dims = chance(0.3) ? 1 + rint(2) : 0;
-  for (let i = 0; i < dims; i++) s += chance(0.5) ? '[]' : `[${1 + rint(3)}]`;
-  return s;
-}
-const UNI = ['a', 'Z', ' ', 'é', '🚀', '中', '"', '\\', 'ß'];
-function randIntValue(bits, signed) {
-  const max = signed ? 2n ** BigInt(bits - 1) - 1n : 2n ** BigInt(bits) - 1n;
-  const min = signed ? -(2n ** BigInt(bits - 1)) : 0n;
-  const k = rint(6);
-  let v = k === 0 ? max : k === 1 ? min : k === 2 ? 0n : BigInt(hexlify(bytes(bits / 8))) % (max + 1n);
-  if (k >= 3 && signed && chance(0.5)) v = -v;
-  if (v > max) v = max;
-  if (v < min) v = min;
-  const f = rint(3);
-  if (f === 0 && v <= 2n ** 53n - 1n && v >= -(2n ** 53n - 1n)) return Number(v);
-  if (f === 1) return (v < 0n ? '-0x' + (-v).toString(16) : '0x' + v.toString(16));
-  return v.toString();
-}
-function randValue(type, types) {
-  const m = type.match(/^(.*)\[(\d*)\]$/);
-  if (m) {
-    const n = m[2] === '' ? rint(4) : Number(m[2]);
-    return Array.from({ length: n }, () => randValue(m[1], types));
-  }
-  if (types[type]) {
-    const o = {};
-    for (const f of types[type]) o[f.name] = randValue(f.type, types);
-    return o;
-  }
-  if (type === 'address') return chance(0.5) ? randAddr() : randAddr().toLowerCase();
-  if (type === 'bool') return chance(0.5);
-  if (type === 'string') { let s = ''; for (let i = rint(12); i > 0; i--) s += UNI[rint(UNI.length)]; return s; }
-  if (type === 'bytes') return hexBytes(rint(70));
-  let mm = type.match(/^bytes(\d+)$/);
-  if (mm) return hexBytes(Number(mm[1]));
-  mm = type.match(/^(u?)int(\d+)$/);
-  return randIntValue(Number(mm[2]), mm[1] === '');
-}
-function genTyped() {
-  const ns = 1 + rint(4);
-  const names = Array.from({ length: ns }, (_, i) => `S${rint(1000)}x${i}`);
-  const types = {};
-  for (let i = 0; i < ns; i++) {
-    const fields = [];
-    for (let k = 1 + rint(5); k > 0; k--) {
-      const ref = i + 1 < ns && chance(0.3) ? names[i + 1 + rint(ns - i - 1)] : randAtomic();
-      fields.push({ name: `f${fields.length}_${rint(100)}`, type: ref + randSuffix() });
-    }
-    types[names[i]] = fields;
-  }
-  for (let j = 1; j < ns; j++) {
-    const used = Object.values(types).some((fs2) => fs2.some((f) => f.type.replace(/\[.*$/, '') === names[j]));
-    if (!used) types[names[rint(j)]].push({ name: `r${j}`, type: names[j] + (chance(0.3) ? '[]' : '') });
-  }
-  const domain = {};
-  if (chance(0.7)) domain.name = 'Dapp ' + rint(100) + (chance(0.3) ? ' 🚀' : '');
-  if (chance(0.6)) domain.version = String(rint(10));
-  if (chance(0.7)) domain.chainId = chance(0.5) ? 1 + rint(100000) : toQuantity(BigInt(hexBytes(8)));
-  if (chance(0.6)) domain.verifyingContract = randAddr();
-  if (chance(0.3)) domain.salt = hexBytes(32);
-  return { types, primaryType: names[0], domain, message: randValue(names[0], types) };
-}
-function withDomainType(doc) {
-  const order = [['name', 'string'], ['version', 'string'], ['chainId', 'uint256'], ['verifyingContract', 'address'], ['salt', 'bytes32']];
-  return { ...doc, types: { EIP712Domain: order.filter(([n]) => n in doc.domain).map(([name, type]) => ({ name, type })), ...doc.types } };
+  txJsonRest(j, fields, authJson);
+  return { j, want: tx.serialized, label, hash: tx.unsignedHash };
 }
 
 const counts = {};
@@ -378,17 +158,17 @@ const bump = (k) => { counts[k] = (counts[k] || 0) + 1; };
 
 try {
   await startSigild();
-  check(/orphan\.json/.test(logs) && /no password file orphan\.txt/.test(logs), 'a keystore without a password file is reported');
-  check(/"msg":"eth1 keystores loaded","loaded":10,"failed":1/.test(logs), 'ten eth1 keys loaded', logs.match(/eth1 keystores loaded[^\n]*/)?.[0]);
+  check(/orphan\.json/.test(sigild.logs) && /no password file orphan\.txt/.test(sigild.logs), 'a keystore without a password file is reported');
+  check(/"msg":"eth1 keystores loaded","loaded":10,"failed":1/.test(sigild.logs), 'ten eth1 keys loaded', sigild.logs.match(/eth1 keystores loaded[^\n]*/)?.[0]);
   const policyHash = '0x' + mustRun('sha256sum', [policyFile]).split(' ')[0];
-  check(logs.includes(`"policy_hash":"${policyHash}"`), 'the rules file hash is logged at start');
-  check(/"msg":"audit log open"[^\n]*"audit_signer":"0x[0-9a-fA-F]{40}"/.test(logs), 'the audit signer address is logged at start');
+  check(sigild.logs.includes(`"policy_hash":"${policyHash}"`), 'the rules file hash is logged at start');
+  check(/"msg":"audit log open"[^\n]*"audit_signer":"0x[0-9a-fA-F]{40}"/.test(sigild.logs), 'the audit signer address is logged at start');
 
   // ---- status, accounts, publicKeys, allow-list ----
   let r = await request('GET', '/api/v1/eth1/status');
   check(r.status === 200 && r.json?.keys === 10 && r.json?.policy?.hash === policyHash && r.json?.policy?.source === 'file' &&
     /^0x[0-9a-fA-F]{40}$/.test(r.json?.audit?.signer), 'status: keys, policy hash, audit signer', r.text);
-  check(logs.includes(`"audit_signer":"${r.json?.audit?.signer}"`), 'status and log name the same audit signer');
+  check(sigild.logs.includes(`"audit_signer":"${r.json?.audit?.signer}"`), 'status and log name the same audit signer');
   r = await rpc('eth_accounts', []);
   check(r.status === 200 && Array.isArray(r.result) && r.result.length === 10 &&
     all.every((w) => r.result.includes(w.address)), 'eth_accounts lists every key (EIP-55)', r.text);
@@ -637,7 +417,7 @@ try {
   check(r.status === 200, 'still up after hostile input', r.status);
   r = await request('GET', '/api/v1/eth2/publicKeys');
   check(r.status === 200 && Array.isArray(r.json) && r.json.length === 0, 'eth1-only sigild: the eth2 API answers with no keys', r.text);
-  check(!/AddressSanitizer|runtime error:|LeakSanitizer/.test(logs), 'no sanitizer report in the log');
+  check(!/AddressSanitizer|runtime error:|LeakSanitizer/.test(sigild.logs), 'no sanitizer report in the log');
 
   // ---- metrics ----
   r = await request('GET', '/metrics');
@@ -662,7 +442,7 @@ try {
   check(/"client":"wallet-client"/.test(text) && /"client_fp":"(0x)?[0-9a-f]{64}"/.test(text), 'audit records name the client certificate');
   // no key material anywhere in the log or sigild's output
   const secrets = all.map((w) => w.privateKey.slice(2));
-  check(!secrets.some((s) => text.includes(s) || logs.includes(s)), 'no private key in the audit log or the logs');
+  check(!secrets.some((s) => text.includes(s) || sigild.logs.includes(s)), 'no private key in the audit log or the logs');
   // tampering is detected
   const lines = text.split('\n');
   const iDec = lines.findIndex((l) => l.includes('"type":"decision"') && l.includes('"result":"refused"'));
@@ -681,13 +461,13 @@ try {
     '--policy-file', badPolicyFile]);
   check(badPolicy.status === 2 && /max_value_wei/.test(badPolicy.stderr), 'a bad rules file: a clear error naming the field', badPolicy.stderr);
 } catch (e) {
-  failed++;
-  console.error(`FAIL: ${e.stack}\n--- sigild log ---\n${logs.slice(-4000)}`);
+  t.failed++;
+  console.error(`FAIL: ${e.stack}\n--- sigild log ---\n${sigild.logs.slice(-4000)}`);
 } finally {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (sigild.child && sigild.child.exitCode === null) sigild.child.kill('SIGKILL');
   walletAgent.destroy();
   otherAgent.destroy();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`sigild_eth1: ${passed} passed, ${failed} failed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-process.exit(failed === 0 ? 0 : 1);
+console.log(`sigild_eth1: ${t.passed} passed, ${t.failed} failed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+process.exit(t.failed === 0 ? 0 : 1);

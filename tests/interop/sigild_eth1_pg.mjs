@@ -8,54 +8,27 @@
 // Usage: node sigild_eth1_pg.mjs [--requests N]
 // env: SIGIL_BIN (build/bin), SIGIL_PG_SCRIPTS (tests/pg; default ../pg next to this file)
 // Exits 77 (skipped) when the PostgreSQL server binaries are not installed.
-import { spawn, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Wallet, Transaction, encryptKeystoreJsonSync, keccak256, toQuantity } from 'ethers';
+import { Sigild as SigildProcess, checker, sigilBin, startPg, tempDir } from './lib/harness.mjs';
 
-const BIN = process.env.SIGIL_BIN;
-if (!BIN) {
-  console.error('SIGIL_BIN is not set');
-  process.exit(2);
-}
-const here = path.dirname(fileURLToPath(import.meta.url));
-const PG_SCRIPTS = process.env.SIGIL_PG_SCRIPTS ?? path.join(here, '..', 'pg');
+const BIN = sigilBin();
 const args = process.argv.slice(2);
 const REQUESTS = Number(args.includes('--requests') ? args[args.indexOf('--requests') + 1] : '1600');
 const LIMIT = 10000n;
 const VALUE = 7n;
 const EXPECT = Number(LIMIT / VALUE); // 1428
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, extra) {
-  if (cond) {
-    passed++;
-  } else {
-    failed++;
-    console.error(`FAIL: ${what}${extra === undefined ? '' : ` (${typeof extra === 'string' ? extra.slice(0, 500) : JSON.stringify(extra)})`}`);
-  }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const t = checker({ clip: 500 });
+const { check } = t;
 
-const pgDir = path.join(os.tmpdir(), `sigild-eth1-pg-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-const pgStart = spawnSync(path.join(PG_SCRIPTS, 'pg_start.sh'), [pgDir], { encoding: 'utf8' });
-if (pgStart.status === 77) {
-  console.log(`sigild_eth1_pg: ${pgStart.stdout.trim() || 'skipped: PostgreSQL is not available'}`);
-  process.exit(77);
-}
-if (pgStart.status !== 0) {
-  console.error(`sigild_eth1_pg: pg_start.sh failed (${pgStart.status}): ${pgStart.stdout}${pgStart.stderr}`);
-  spawnSync(path.join(PG_SCRIPTS, 'pg_stop.sh'), [pgDir]);
-  process.exit(1);
-}
-const dbUrl = fs.readFileSync(path.join(pgDir, 'url'), 'utf8').trim();
+const pg = startPg('sigild_eth1_pg');
+const dbUrl = pg.url;
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sigild-eth1-pg-test-'));
+const { tmp } = tempDir('sigild-eth1-pg-test-');
 const ksDir = path.join(tmp, 'keystores');
 const pwDir = path.join(tmp, 'passwords');
 fs.mkdirSync(ksDir);
@@ -69,56 +42,25 @@ fs.writeFileSync(policyFile, JSON.stringify({ version: 1, policies: [{ name: 'tr
   spend_windows: [{ name: 'daily', window: '24h', max_wei: String(LIMIT) }] }] }));
 const DEST = '0x' + '5a'.repeat(20);
 
-class Sigild {
+class Sigild extends SigildProcess {
   constructor(name) {
-    this.name = name;
-    this.logs = '';
-    this.port = 0;
+    super(BIN, { name, agent: new http.Agent({ keepAlive: true, maxSockets: 16 }) });
     this.audit = path.join(tmp, `audit-${name}.log`);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   }
 
-  async start() {
-    this.child = spawn(path.join(BIN, 'sigild'), ['--eth1-keystores-path', ksDir, '--eth1-keystores-passwords-path', pwDir,
-      '--policy-file', policyFile, '--audit-log', this.audit, '--slashing-db', dbUrl, '--http-listen', '127.0.0.1:0'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr.setEncoding('utf8');
-    this.child.stderr.on('data', (d) => { this.logs += d; });
-    const deadline = Date.now() + 60000;
-    while (Date.now() < deadline && !this.port) {
-      const m = this.logs.match(/"msg":"listening"[^\n]*"port":(\d+)/);
-      if (m) this.port = Number(m[1]);
-      else if (this.child.exitCode !== null) throw new Error(`sigild ${this.name} exited: ${this.logs}`);
-      else await sleep(50);
-    }
-    if (!this.port) throw new Error(`sigild ${this.name} did not start: ${this.logs}`);
+  start() {
+    return super.start(['--eth1-keystores-path', ksDir, '--eth1-keystores-passwords-path', pwDir, '--policy-file', policyFile,
+      '--audit-log', this.audit, '--slashing-db', dbUrl], { healthcheck: false });
   }
 
   stop() {
-    return new Promise((resolve) => {
-      this.agent.destroy();
-      if (!this.child || this.child.exitCode !== null) return resolve(this.child?.exitCode);
-      this.child.on('exit', (code, sig) => resolve(code ?? sig));
-      this.child.kill('SIGTERM');
-    });
+    this.agent.destroy();
+    return super.stop();
   }
 
-  rpc(method, params, id) {
-    return new Promise((resolve, reject) => {
-      const data = JSON.stringify({ jsonrpc: '2.0', id, method, params });
-      const req = http.request({ host: '127.0.0.1', port: this.port, method: 'POST', path: '/', agent: this.agent,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => { text += c; });
-        res.on('end', () => {
-          try { resolve(JSON.parse(text)); } catch { resolve({ text }); }
-        });
-      });
-      req.on('error', reject);
-      req.write(data);
-      req.end();
-    });
+  async rpc(method, params, id) {
+    const r = await this.request('POST', '/', { jsonrpc: '2.0', id, method, params });
+    return r.json ?? { text: r.text };
   }
 }
 
@@ -180,15 +122,15 @@ try {
   check(auditSigned === EXPECT && auditRefused === REQUESTS - EXPECT + 2, 'the two audit logs hold every decision',
     { auditSigned, auditRefused });
 } catch (e) {
-  failed++;
+  t.failed++;
   console.error(`FAIL: ${e.stack}\n--- A ---\n${A.logs.slice(-3000)}\n--- B ---\n${B.logs.slice(-3000)}`);
 } finally {
   for (const inst of [A, B]) {
     if (inst.child && inst.child.exitCode === null) inst.child.kill('SIGKILL');
     inst.agent.destroy();
   }
-  spawnSync(path.join(PG_SCRIPTS, 'pg_stop.sh'), [pgDir]);
+  pg.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`sigild_eth1_pg: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+console.log(`sigild_eth1_pg: ${t.passed} passed, ${t.failed} failed`);
+process.exit(t.failed === 0 ? 0 : 1);

@@ -9,20 +9,16 @@
 // be refused (the low watermarks replace the deleted records).
 //
 // Usage: node sigild_lodestar.mjs [--count N] [--seed S]     env: SIGIL_BIN (build/bin)
-import {spawn, spawnSync} from "node:child_process";
+import {spawnSync} from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
-import os from "node:os";
 import path from "node:path";
 import * as blst from "@chainsafe/blst";
 import {bls12_381} from "@noble/curves/bls12-381.js";
 import {SLASHABLE_TYPES, forkEpoch, forkInfo, generateRequests, hex, typeForkPairs} from "./eth2_gen.mjs";
+import {Sigild, checker, mustRun as run, sigilBin, sleep, tempDir} from "./lib/harness.mjs";
 
-const BIN = process.env.SIGIL_BIN;
-if (!BIN) {
-  console.error("SIGIL_BIN is not set");
-  process.exit(2);
-}
+const BIN = sigilBin();
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
@@ -33,24 +29,10 @@ const SEED = BigInt(opt("--seed", "20261121"));
 const noble = bls12_381.longSignatures;
 const DST_SIG = "BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, extra) {
-  if (cond) {
-    passed++;
-  } else {
-    failed++;
-    const detail = extra === undefined ? "" : ` (${typeof extra === "string" ? extra : JSON.stringify(extra)})`;
-    console.error(`FAIL: ${what}${detail}`);
-  }
-}
+const t = checker();
+const {check} = t;
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sigild-lodestar-"));
-const run = (cmd, argv, input) => {
-  const r = spawnSync(cmd, argv, {input, encoding: "utf8", maxBuffer: 256 << 20});
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-};
+const {tmp} = tempDir("sigild-lodestar-");
 
 // ---- keys: one per slashable type, one for everything else, one for the pruning test ----
 const ksDir = path.join(tmp, "keystores");
@@ -75,73 +57,13 @@ const keyFor = (type) => keys[SLASHABLE_TYPES.includes(type) ? type : "other"];
 
 // ---- sigild process control (plain HTTP on loopback, fresh SQLite DB) ----
 const dbUrl = `sqlite:${path.join(tmp, "slashing.db")}`;
-let child = null;
-let port = 0;
-let logs = "";
-async function startSigild(extraArgs = []) {
-  logs = "";
-  port = 0;
-  child = spawn(
-    path.join(BIN, "sigild"),
-    ["--keystores-path", ksDir, "--keystores-passwords-path", pwDir, "--slashing-db", dbUrl, "--network", "mainnet",
-      "--http-listen", "127.0.0.1:0", ...extraArgs],
-    {stdio: ["ignore", "ignore", "pipe"]},
-  );
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (d) => {
-    logs += d;
-  });
-  const deadline = Date.now() + 60000;
-  while (Date.now() < deadline && !port) {
-    const m = logs.match(/"msg":"listening"[^\n]*"port":(\d+)/);
-    if (m) port = Number(m[1]);
-    else if (child.exitCode !== null) throw new Error(`sigild exited: ${logs}`);
-    else await sleep(50);
-  }
-  if (!port) throw new Error(`sigild did not start: ${logs}`);
-  while (Date.now() < deadline) {
-    const r = await request("GET", "/healthcheck").catch(() => null);
-    if (r && r.status === 200) return;
-    await sleep(50);
-  }
-  throw new Error(`sigild never became healthy: ${logs}`);
-}
-function stopSigild() {
-  return new Promise((resolve) => {
-    if (!child || child.exitCode !== null) return resolve(child?.exitCode);
-    child.on("exit", (code, sig) => resolve(code ?? sig));
-    child.kill("SIGTERM");
-  });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 const agent = new http.Agent({keepAlive: true, maxSockets: 8});
-function request(method, urlPath, body) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const headers = {"Content-Type": "application/json", Accept: "application/json"};
-    if (data) headers["Content-Length"] = Buffer.byteLength(data);
-    const req = http.request({host: "127.0.0.1", port, method, path: urlPath, agent, headers}, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => {
-        text += c;
-      });
-      res.on("end", () => {
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({status: res.statusCode, text, json});
-      });
-    });
-    req.on("error", reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
+const sigild = new Sigild(BIN, {agent, headers: {Accept: "application/json"}});
+const startSigild = (extraArgs = []) =>
+  sigild.start(["--keystores-path", ksDir, "--keystores-passwords-path", pwDir, "--slashing-db", dbUrl, "--network", "mainnet",
+    ...extraArgs]);
+const stopSigild = () => sigild.stop();
+const request = (method, urlPath, body) => sigild.request(method, urlPath, body);
 const sign = (pk, body) => request("POST", `/api/v1/eth2/sign/${pk}`, body);
 const exportHistory = () => JSON.parse(run(path.join(BIN, "sigil"), ["slashing", "export", "--db", dbUrl]));
 
@@ -280,11 +202,11 @@ try {
 
   await startSigild(["--slashing-prune-keep-epochs", "2", "--slashing-prune-interval-s", "1"]);
   const deadline = Date.now() + 20000;
-  while ((logs.match(/"msg":"slashing history pruned"/g) ?? []).length < 2 && Date.now() < deadline) await sleep(100);
-  const runs = (logs.match(/"msg":"slashing history pruned"/g) ?? []).length;
-  check(runs >= 2, "pruning runs at start and again after the interval", logs.match(/[^\n]*prun[^\n]*/g));
-  check(/"msg":"slashing history pruning enabled"[^\n]*"keep_epochs":2[^\n]*"slots_per_epoch":32/.test(logs),
-    "pruning configuration is logged", logs.match(/[^\n]*pruning enabled[^\n]*/)?.[0]);
+  while ((sigild.logs.match(/"msg":"slashing history pruned"/g) ?? []).length < 2 && Date.now() < deadline) await sleep(100);
+  const runs = (sigild.logs.match(/"msg":"slashing history pruned"/g) ?? []).length;
+  check(runs >= 2, "pruning runs at start and again after the interval", sigild.logs.match(/[^\n]*prun[^\n]*/g));
+  check(/"msg":"slashing history pruning enabled"[^\n]*"keep_epochs":2[^\n]*"slots_per_epoch":32/.test(sigild.logs),
+    "pruning configuration is logged", sigild.logs.match(/[^\n]*pruning enabled[^\n]*/)?.[0]);
   // old slots and epochs are still refused (watermarks), double signing of the newest too
   for (const [what, req] of [
     ["pruned epoch: double vote", att(E0 + 3, 0x20)],
@@ -299,7 +221,7 @@ try {
   const next = await sign(pk, att(E0 + N, 0x10));
   check(next.status === 200, "the next epoch still signs after pruning", next.text);
   check((await stopSigild()) === 0, "clean shutdown with the pruner running");
-  check(/"msg":"stopped"/.test(logs), "stop logged");
+  check(/"msg":"stopped"/.test(sigild.logs), "stop logged");
   const after = exportHistory().data.find((d) => d.pubkey === pk);
   const na = after?.signed_attestations?.length ?? -1;
   const nb = after?.signed_blocks?.length ?? -1;
@@ -308,12 +230,12 @@ try {
   check(minTarget >= E0 + N - 2, "only the newest epochs remain", minTarget);
   console.log(`sigild_lodestar: pruning kept ${na} of ${N + 1} attestations and ${nb} of ${N} blocks`);
 } catch (e) {
-  failed++;
-  console.error(`FAIL: ${e.stack}\n--- sigild log ---\n${logs.slice(-4000)}`);
+  t.failed++;
+  console.error(`FAIL: ${e.stack}\n--- sigild log ---\n${sigild.logs.slice(-4000)}`);
 } finally {
-  if (child && child.exitCode === null) child.kill("SIGKILL");
+  if (sigild.child && sigild.child.exitCode === null) sigild.child.kill("SIGKILL");
   agent.destroy();
   fs.rmSync(tmp, {recursive: true, force: true});
 }
-console.log(`sigild_lodestar: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+console.log(`sigild_lodestar: ${t.passed} passed, ${t.failed} failed`);
+process.exit(t.failed === 0 ? 0 : 1);

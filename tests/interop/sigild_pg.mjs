@@ -10,60 +10,27 @@
 // Usage: node sigild_pg.mjs [--rounds N]
 // env: SIGIL_BIN (build/bin), SIGIL_PG_SCRIPTS (tests/pg; default ../pg next to this file)
 // Exits 77 (skipped) when the PostgreSQL server binaries are not installed.
-import {spawn, spawnSync} from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
-import os from "node:os";
 import path from "node:path";
-import {fileURLToPath} from "node:url";
 import * as blst from "@chainsafe/blst";
 import {forkEpoch, forkInfo, hex} from "./eth2_gen.mjs";
+import {Sigild as SigildProcess, checker, mustRun as run, sigilBin, startPg, tempDir} from "./lib/harness.mjs";
 
-const BIN = process.env.SIGIL_BIN;
-if (!BIN) {
-  console.error("SIGIL_BIN is not set");
-  process.exit(2);
-}
-const here = path.dirname(fileURLToPath(import.meta.url));
-const PG_SCRIPTS = process.env.SIGIL_PG_SCRIPTS ?? path.join(here, "..", "pg");
+const BIN = sigilBin();
 const args = process.argv.slice(2);
 const ROUNDS = Number(args.includes("--rounds") ? args[args.indexOf("--rounds") + 1] : "200");
 const KEYS_PER_KIND = 3;
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, extra) {
-  if (cond) {
-    passed++;
-  } else {
-    failed++;
-    const detail = extra === undefined ? "" : ` (${typeof extra === "string" ? extra : JSON.stringify(extra)})`;
-    console.error(`FAIL: ${what}${detail}`);
-  }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const t = checker();
+const {check} = t;
 
 // ---- the cluster: its own directory directly under the temp dir (the postgres user must reach it) ----
-const pgDir = path.join(os.tmpdir(), `sigild-pg-${process.pid}-${crypto.randomBytes(4).toString("hex")}`);
-const pgStart = spawnSync(path.join(PG_SCRIPTS, "pg_start.sh"), [pgDir], {encoding: "utf8"});
-if (pgStart.status === 77) {
-  console.log(`sigild_pg: ${pgStart.stdout.trim() || "skipped: PostgreSQL is not available"}`);
-  process.exit(77);
-}
-if (pgStart.status !== 0) {
-  console.error(`sigild_pg: pg_start.sh failed (${pgStart.status}): ${pgStart.stdout}${pgStart.stderr}`);
-  spawnSync(path.join(PG_SCRIPTS, "pg_stop.sh"), [pgDir]);
-  process.exit(1);
-}
-const dbUrl = fs.readFileSync(path.join(pgDir, "url"), "utf8").trim();
+const pg = startPg("sigild_pg");
+const dbUrl = pg.url;
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sigild-pg-test-"));
-const run = (cmd, argv, input) => {
-  const r = spawnSync(cmd, argv, {input, encoding: "utf8", maxBuffer: 256 << 20});
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-};
+const {tmp} = tempDir("sigild-pg-test-");
 
 // ---- keys: KEYS_PER_KIND per kind of conflict, plus non-conflicting traffic ----
 const KINDS = ["doubleVote", "surround", "doubleProposal", "clean"];
@@ -88,79 +55,24 @@ for (const kind of KINDS) {
 }
 
 // ---- two sigild instances ----
-class Sigild {
+class Sigild extends SigildProcess {
   constructor(name, extraArgs) {
-    this.name = name;
+    super(BIN, {name, agent: new http.Agent({keepAlive: true, maxSockets: 16}), headers: {Accept: "application/json"}});
     this.extraArgs = extraArgs;
-    this.logs = "";
-    this.port = 0;
-    this.agent = new http.Agent({keepAlive: true, maxSockets: 16});
   }
 
-  async start() {
-    this.child = spawn(
-      path.join(BIN, "sigild"),
-      ["--keystores-path", ksDir, "--keystores-passwords-path", pwDir, "--slashing-db", dbUrl, "--network", "mainnet",
-        "--http-listen", "127.0.0.1:0", ...this.extraArgs],
-      {stdio: ["ignore", "ignore", "pipe"]},
-    );
-    this.child.stderr.setEncoding("utf8");
-    this.child.stderr.on("data", (d) => {
-      this.logs += d;
-    });
-    const deadline = Date.now() + 60000;
-    while (Date.now() < deadline && !this.port) {
-      const m = this.logs.match(/"msg":"listening"[^\n]*"port":(\d+)/);
-      if (m) this.port = Number(m[1]);
-      else if (this.child.exitCode !== null) throw new Error(`sigild ${this.name} exited: ${this.logs}`);
-      else await sleep(50);
-    }
-    if (!this.port) throw new Error(`sigild ${this.name} did not start: ${this.logs}`);
-    while (Date.now() < deadline) {
-      const r = await this.request("GET", "/healthcheck").catch(() => null);
-      if (r && r.status === 200) return;
-      await sleep(50);
-    }
-    throw new Error(`sigild ${this.name} never became healthy: ${this.logs}`);
+  start() {
+    return super.start(["--keystores-path", ksDir, "--keystores-passwords-path", pwDir, "--slashing-db", dbUrl, "--network",
+      "mainnet", ...this.extraArgs]);
   }
 
   stop() {
-    return new Promise((resolve) => {
-      this.agent.destroy();
-      if (!this.child || this.child.exitCode !== null) return resolve(this.child?.exitCode);
-      this.child.on("exit", (code, sig) => resolve(code ?? sig));
-      this.child.kill("SIGTERM");
-    });
+    this.agent.destroy();
+    return super.stop();
   }
 
   request(method, urlPath, body, headers = {}) {
-    return new Promise((resolve, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const h = {"Content-Type": "application/json", Accept: "application/json", ...headers};
-      if (data) h["Content-Length"] = Buffer.byteLength(data);
-      const req = http.request(
-        {host: "127.0.0.1", port: this.port, method, path: urlPath, agent: this.agent, headers: h},
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (c) => {
-            text += c;
-          });
-          res.on("end", () => {
-            let json;
-            try {
-              json = JSON.parse(text);
-            } catch {
-              json = undefined;
-            }
-            resolve({status: res.statusCode, text, json});
-          });
-        },
-      );
-      req.on("error", reject);
-      if (data) req.write(data);
-      req.end();
-    });
+    return super.request(method, urlPath, body, {headers});
   }
 
   sign(pk, body) {
@@ -376,15 +288,15 @@ try {
   check((await A.stop()) === 0, "A shuts down cleanly");
   check((await B.stop()) === 0, "B shuts down cleanly");
 } catch (e) {
-  failed++;
+  t.failed++;
   console.error(`FAIL: ${e.stack}\n--- sigild A log ---\n${A.logs.slice(-3000)}\n--- sigild B log ---\n${B.logs.slice(-3000)}`);
 } finally {
   for (const inst of [A, B]) {
     if (inst.child && inst.child.exitCode === null) inst.child.kill("SIGKILL");
     inst.agent.destroy();
   }
-  spawnSync(path.join(PG_SCRIPTS, "pg_stop.sh"), [pgDir]);
+  pg.stop();
   fs.rmSync(tmp, {recursive: true, force: true});
 }
-console.log(`sigild_pg: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+console.log(`sigild_pg: ${t.passed} passed, ${t.failed} failed`);
+process.exit(t.failed === 0 ? 0 : 1);
