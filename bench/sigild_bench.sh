@@ -6,7 +6,12 @@
 #   2. startup with N keys (default 10,000): time until /healthcheck is 200 and peak RSS, on the
 #      first load (keystores) and on a restart from the fast-load cache.
 # usage: bench/sigild_bench.sh [BUILD_DIR] ; env: SIGIL_BENCH_KEYS (10000), SIGIL_BENCH_SECONDS (10),
-#        SIGIL_BENCH_CONNECTIONS (64)
+#        SIGIL_BENCH_CONNECTIONS (64), SIGIL_BENCH_RUNS (3), SIGIL_BENCH_PLAIN (1)
+#
+# The load test runs SIGIL_BENCH_RUNS times, each against a freshly started sigild (from the
+# fast-load cache) with an empty slashing DB; the table gives the run with the median rate (every
+# run is listed below it). With SIGIL_BENCH_PLAIN=1 the same runs are repeated over plain HTTP on
+# loopback (sigild without TLS), which separates TLS from the rest.
 #
 # 64 connections: a validator client with thousands of keys sends all of a slot's attestation
 # requests at once (one per key, at 1/3 of the slot), so it has far more than 64 requests in flight
@@ -25,6 +30,8 @@ BIN="$build/bin"
 NKEYS=${SIGIL_BENCH_KEYS:-10000}
 SECS=${SIGIL_BENCH_SECONDS:-10}
 CONNS=${SIGIL_BENCH_CONNECTIONS:-64}
+RUNS=${SIGIL_BENCH_RUNS:-3}
+PLAIN=${SIGIL_BENCH_PLAIN:-1}
 NCPU=$(nproc)
 work=$(mktemp -d /tmp/sigild-bench.XXXXXX)
 pid=""
@@ -50,14 +57,18 @@ echo "generating $NKEYS keystores..." >&2
 "$build/bench/gen_keystores" "$work/gen" "$NKEYS" --kdf pbkdf2 --cost 1024 >/dev/null
 printf 'bench cache password\n' > "$work/cache-pw"
 
+# start_sigild [plain]: with "plain", no TLS (loopback plain HTTP) and the health check over http
 start_sigild() {
-  local t0 t1
+  local t0 t1 tls=(--tls-cert "$work/server.pem" --tls-key "$work/server.key" --tls-known-clients "$work/known")
+  local scheme=https
+  if [[ ${1:-} == plain ]]; then tls=(); scheme=http; fi
+  : > "$work/sigild.log"
   t0=$(date +%s.%N)
   "$BIN/sigild" --keystores-path "$work/gen/keystores" --keystores-passwords-path "$work/gen/passwords" \
     --slashing-db "sqlite:$work/slashing.db" --network mainnet --http-listen 127.0.0.1:0 \
-    --tls-cert "$work/server.pem" --tls-key "$work/server.key" --tls-known-clients "$work/known" \
+    "${tls[@]}" \
     --key-cache "$work/keys.cache" --key-cache-password-file "$work/cache-pw" --log-level info \
-    2> "$work/sigild.log" &
+    > /dev/null 2> "$work/sigild.log" &
   pid=$!
   local port=""
   for _ in $(seq 1 600); do
@@ -67,7 +78,7 @@ start_sigild() {
   done
   [[ -n "$port" ]] || { echo "sigild did not start:" >&2; cat "$work/sigild.log" >&2; exit 1; }
   for _ in $(seq 1 12000); do
-    if curl -sk --cert "$work/client.pem" --key "$work/client.key" "https://127.0.0.1:$port/healthcheck" \
+    if curl -sk --cert "$work/client.pem" --key "$work/client.key" "$scheme://127.0.0.1:$port/healthcheck" \
        -o /dev/null -w '%{http_code}' 2>/dev/null | grep -q 200; then
       break
     fi
@@ -90,32 +101,58 @@ CACHED_S=$READY_S; CACHED_RSS=$(grep VmHWM /proc/$pid/status | awk '{print $2}')
 # --- throughput ---
 SIGN_US=$("$BIN/sigil" bench bls --json --seconds 1 | sed -E 's/.*"sign_us":([0-9.]+).*/\1/')
 RAW_RATE=$(echo "$NCPU * 1000000 / $SIGN_US" | bc -l)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-CPU0=$(cpu_ticks "$pid")
-LOAD=$("$build/bench/sigil-loadgen" --url "https://127.0.0.1:$PORT" --connections "$CONNS" --seconds "$SECS" \
-  --cert "$work/client.pem" --key "$work/client.key" --ca "$work/ca.pem" --keys 1000)
-CPU1=$(cpu_ticks "$pid")
-LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-RSS_AFTER=$(grep VmHWM /proc/$pid/status | awk '{print $2}')
-stop_sigild
-RATE=$(echo "$LOAD" | sed -E 's/.*"signatures_per_second":([0-9.]+).*/\1/')
-P50=$(echo "$LOAD" | sed -E 's/.*"p50_ms":([0-9.]+).*/\1/')
-P99=$(echo "$LOAD" | sed -E 's/.*"p99_ms":([0-9.]+).*/\1/')
-RATIO=$(echo "$RATE / $RAW_RATE" | bc -l)
-LG_CPU=$(echo "$LOAD" | sed -E 's/.*"cpu_seconds":([0-9.]+).*/\1/')
-LG_SECS=$(echo "$LOAD" | sed -E 's/.*"seconds":([0-9.]+).*/\1/')
-NSIG=$(echo "$LOAD" | sed -E 's/.*"signatures":([0-9]+).*/\1/')
 HZ=$(getconf CLK_TCK)
-SIGILD_CPU=$(echo "($CPU1 - $CPU0) / $HZ" | bc -l)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+field() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\\1/"; }
+# load_runs SCHEME: RUNS load tests, each against a freshly started sigild with an empty slashing
+# DB (the generator's epochs start from the wall clock, and back-to-back runs on one DB could
+# reach into each other's epochs); one line per run:
+# "rate p50 p99 sigild_cpu_s loadgen_cpu_s loadgen_seconds signatures loadavg1"
+load_runs() {
+  local scheme=$1 args=() i out c0 c1
+  [[ $scheme == https ]] && args=(--cert "$work/client.pem" --key "$work/client.key" --ca "$work/ca.pem")
+  for ((i = 0; i < RUNS; i++)); do
+    rm -f "$work/slashing.db" "$work/slashing.db-wal" "$work/slashing.db-shm"
+    if [[ $scheme == http ]]; then start_sigild plain; else start_sigild; fi
+    c0=$(cpu_ticks "$pid")
+    out=$("$build/bench/sigil-loadgen" --url "$scheme://127.0.0.1:$PORT" --connections "$CONNS" --seconds "$SECS" \
+      "${args[@]}" --keys 1000)
+    c1=$(cpu_ticks "$pid")
+    grep VmHWM /proc/$pid/status | awk '{print $2}' > "$work/rss"
+    stop_sigild
+    echo "$(field "$out" signatures_per_second) $(field "$out" p50_ms) $(field "$out" p99_ms)" \
+      "$(echo "($c1 - $c0) / $HZ" | bc -l) $(field "$out" cpu_seconds) $(field "$out" seconds)" \
+      "$(field "$out" signatures) $(cut -d' ' -f1 /proc/loadavg)"
+  done
+}
+median_run() { sort -n -k1,1 | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}'; }
+stop_sigild
+load_runs https > "$work/runs-https"
+LOAD_RUNS=$(cat "$work/runs-https")
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+RSS_AFTER=$(cat "$work/rss")
+read -r RATE P50 P99 SIGILD_CPU LG_CPU LG_SECS NSIG _ <<< "$(echo "$LOAD_RUNS" | median_run)"
+RATIO=$(echo "$RATE / $RAW_RATE" | bc -l)
 SIGILD_US=$(echo "$SIGILD_CPU * 1000000 / $NSIG" | bc -l)
 LG_US=$(echo "$LG_CPU * 1000000 / $NSIG" | bc -l)
 CPU_RATIO=$(echo "$SIGN_US / ($SIGILD_US + $LG_US)" | bc -l)
+if [[ $PLAIN == 1 ]]; then
+  load_runs http > "$work/runs-http"
+  PLAIN_RUNS=$(cat "$work/runs-http")
+  read -r P_RATE P_P50 P_P99 P_SIGILD_CPU P_LG_CPU _ P_NSIG _ <<< "$(echo "$PLAIN_RUNS" | median_run)"
+  P_RATIO=$(echo "$P_RATE / $RAW_RATE" | bc -l)
+  P_CPU_RATIO=$(echo "$SIGN_US * $P_NSIG / 1000000 / ($P_SIGILD_CPU + $P_LG_CPU)" | bc -l)
+fi
 
 printf '\nsigild benchmarks (%s, %s CPUs)\n\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$NCPU"
 printf '| measurement | value | goal |\n|---|---:|---|\n'
 printf '| attestation signing, HTTPS keep-alive, %s connections, slashing protection on SQLite | %.0f sig/s | |\n' "$CONNS" "$RATE"
 printf '| raw BLS sign rate on the same %s cores (sigil bench bls: %.1f µs/sign) | %.0f sig/s | |\n' "$NCPU" "$SIGN_US" "$RAW_RATE"
 printf '| ratio to raw BLS signing | %.2f | ≥ 0.85 |\n' "$RATIO"
+if [[ $PLAIN == 1 ]]; then
+  printf '| the same over plain HTTP on loopback: rate, ratio (wall / CPU time), p50 / p99 | %.0f sig/s, %.2f / %.2f, %.2f / %.2f ms | |\n' \
+    "$P_RATE" "$P_RATIO" "$P_CPU_RATIO" "$P_P50" "$P_P99"
+fi
 printf '| latency p50 / p99 | %.2f / %.2f ms | |\n' "$P50" "$P99"
 printf '| CPU per signature: sigild / load generator (BLS sign alone: %.1f µs) | %.0f / %.0f µs | |\n' \
   "$SIGN_US" "$SIGILD_US" "$LG_US"
@@ -127,4 +164,9 @@ printf '| ready with %s keys, restart from the fast-load cache | %.2f s | ≤ 3 
 printf '| peak RSS, cached start / after the load test | %.1f / %.1f MiB | ≤ 64 MiB |\n' "$(echo "$CACHED_RSS/1024" | bc -l)" "$(echo "$RSS_AFTER/1024" | bc -l)"
 printf '| peak RSS, first load | %.1f MiB | |\n' "$(echo "$FIRST_RSS/1024" | bc -l)"
 echo
-echo "loadgen: $LOAD"
+echo "HTTPS runs (rate p50_ms p99_ms sigild_cpu_s loadgen_cpu_s seconds signatures load1):"
+echo "$LOAD_RUNS" | sed 's/^/  /'
+if [[ $PLAIN == 1 ]]; then
+  echo "plain HTTP runs:"
+  echo "$PLAIN_RUNS" | sed 's/^/  /'
+fi

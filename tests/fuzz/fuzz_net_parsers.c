@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (which == 1) {
         struct sigil_listen_addr la;
         if (sigil_is_ok(sigil_net_parse_listen(&la, s))) {
-            if (la.family != AF_INET && la.family != AF_INET6 && la.family != AF_UNIX) {
+            if (la.family != AF_INET && la.family != AF_INET6 && la.family != AF_UNIX && la.family != AF_VSOCK) {
                 abort();
             }
             if (la.sslen == 0 || la.sslen > sizeof la.ss || (la.family == AF_UNIX && !la.loopback)) {
