@@ -163,6 +163,17 @@ static sigil_result parse_u64_value(uint64_t *out, const char *v, size_t n, unsi
     return sigil_ok();
 }
 
+/* Marks key number bit as seen on this line; a key given twice is an error (which value was
+ * meant is not knowable). */
+static sigil_result seen_once(uint32_t *seen, unsigned bit, const char *key, size_t kn, unsigned line)
+{
+    if ((*seen >> bit) & 1u) {
+        return sigil_errorf(SIGIL_ERR_CONFIG, "network config line %u: %.*s is given twice", line, (int)kn, key);
+    }
+    *seen |= 1u << bit;
+    return sigil_ok();
+}
+
 sigil_result sigil_network_from_yaml(struct sigil_network *out, const char *yaml, size_t len)
 {
     if (out == NULL || (yaml == NULL && len != 0)) {
@@ -185,6 +196,7 @@ sigil_result sigil_network_from_yaml(struct sigil_network *out, const char *yaml
 
     unsigned line = 0;
     size_t pos = 0;
+    uint32_t seen = 0;
     while (pos < len) {
         line++;
         const char *l = yaml + pos;
@@ -210,6 +222,7 @@ sigil_result sigil_network_from_yaml(struct sigil_network *out, const char *yaml
         const char *v = clean_value(colon + 1, &vn);
 
         if (key_is(l, kn, "CONFIG_NAME")) {
+            SIGIL_GUARD(seen_once(&seen, 0, l, kn, line));
             if (vn == 0 || vn >= sizeof n.name) {
                 return sigil_errorf(SIGIL_ERR_CONFIG, "network config line %u: CONFIG_NAME must be 1..%zu characters",
                                     line, sizeof n.name - 1);
@@ -217,14 +230,17 @@ sigil_result sigil_network_from_yaml(struct sigil_network *out, const char *yaml
             memcpy(n.name, v, vn);
             n.name[vn] = '\0';
         } else if (key_is(l, kn, "GENESIS_FORK_VERSION")) {
+            SIGIL_GUARD(seen_once(&seen, 1, l, kn, line));
             SIGIL_GUARD(parse_version(n.genesis_fork_version, v, vn, line));
             have_version[SIGIL_FORK_PHASE0] = true;
         } else if (key_is(l, kn, "SLOTS_PER_EPOCH")) {
+            SIGIL_GUARD(seen_once(&seen, 2, l, kn, line));
             SIGIL_GUARD(parse_u64_value(&n.slots_per_epoch, v, vn, line));
             if (n.slots_per_epoch == 0 || n.slots_per_epoch > 1024) {
                 return sigil_errorf(SIGIL_ERR_CONFIG, "network config line %u: SLOTS_PER_EPOCH must be 1..1024", line);
             }
         } else if (key_is(l, kn, "GENESIS_VALIDATORS_ROOT")) {
+            SIGIL_GUARD(seen_once(&seen, 3, l, kn, line));
             if (vn != 66 || v[0] != '0' || (v[1] != 'x' && v[1] != 'X') ||
                 !sigil_is_ok(sigil_hex_decode_exact(n.genesis_validators_root, 32, v, vn))) {
                 return sigil_errorf(
@@ -237,12 +253,14 @@ sigil_result sigil_network_from_yaml(struct sigil_network *out, const char *yaml
                 char want[40];
                 snprintf(want, sizeof want, "%s_FORK_VERSION", fork_names[f]);
                 if (key_is(l, kn, want)) {
+                    SIGIL_GUARD(seen_once(&seen, 4u + 2u * (unsigned)f, l, kn, line));
                     SIGIL_GUARD(parse_version(n.fork_version[f], v, vn, line));
                     have_version[f] = true;
                     break;
                 }
                 snprintf(want, sizeof want, "%s_FORK_EPOCH", fork_names[f]);
                 if (key_is(l, kn, want)) {
+                    SIGIL_GUARD(seen_once(&seen, 5u + 2u * (unsigned)f, l, kn, line));
                     SIGIL_GUARD(parse_u64_value(&n.fork_epoch[f], v, vn, line));
                     have_epoch[f] = true;
                     break;

@@ -43,8 +43,10 @@
 static const int statuses[] = {200, 400, 403, 404, 412, 413, 500, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 
+#define ACL_NAME_LEN 128
+
 struct client_acl {
-    char name[128];
+    char name[ACL_NAME_LEN];
     bool all_keys;
     uint8_t (*keys)[48];
     size_t nkeys;
@@ -73,6 +75,7 @@ struct sigil_service {
     atomic_bool ready;
     char token[65];
     bool keymanager;
+    bool acls_enabled; /* --client-keys given: only its entries are allowed (also when it has none) */
     struct client_acl *acls;
     size_t nacls;
     pthread_mutex_t keymanager_lock; /* serialises keymanager imports/deletes */
@@ -158,7 +161,7 @@ static void error_text(char *buf, size_t len, sigil_result r)
 
 static bool client_may_use(const struct sigil_service *svc, const char *client, const uint8_t pk[48])
 {
-    if (svc->acls == NULL) {
+    if (!svc->acls_enabled) {
         return true;
     }
     for (size_t i = 0; i < svc->nacls; i++) {
@@ -183,7 +186,7 @@ static bool client_may_use(const struct sigil_service *svc, const char *client, 
 static bool client_may_use_eth1(const void *ctx, const char *client, const uint8_t addr[20])
 {
     const struct sigil_service *svc = ctx;
-    if (svc->acls == NULL) {
+    if (!svc->acls_enabled) {
         return true;
     }
     for (size_t i = 0; i < svc->nacls; i++) {
@@ -974,80 +977,172 @@ static sigil_result load_token(struct sigil_service *svc)
 
 /* Client allow-list file: one line per client and key, "<client-name> <pubkey>|<0x eth1 address>|*",
  * '#' comments. The name is the known-clients name (or certificate CN) the TLS layer reports for
- * the connection; "*" allows every key of both kinds. */
-static sigil_result load_acls(struct sigil_service *svc)
+ * the connection; "*" allows every key of both kinds. A file without entries allows no client
+ * anything (only the absence of the file allows everything). */
+static void free_acls(struct client_acl *acls, size_t nacls)
 {
-    char *text = NULL;
-    size_t len = 0;
-    SIGIL_GUARD(sigil_read_file(&text, &len, svc->cfg.client_keys_file, 16u << 20));
-    sigil_result ret = sigil_ok();
+    for (size_t i = 0; i < nacls; i++) {
+        free(acls[i].keys);
+        free(acls[i].addrs);
+    }
+    free(acls);
+}
+
+/* Cuts the next blank-separated token out of *p (advancing it); NULL when none is left. */
+static char *acl_token(char **p, size_t *len)
+{
+    char *s = *p;
+    while (*s == ' ' || *s == '\t' || *s == '\r') {
+        s++;
+    }
+    if (*s == '\0') {
+        *p = s;
+        return NULL;
+    }
+    char *e = s;
+    while (*e != '\0' && *e != ' ' && *e != '\t' && *e != '\r') {
+        e++;
+    }
+    *len = (size_t)(e - s);
+    *p = *e != '\0' ? e + 1 : e;
+    *e = '\0';
+    return s;
+}
+
+/* Parses text[0..len) (modified in place; text[len] must be writable) into *acls / *nacls,
+ * which the caller frees with free_acls also on error. */
+static sigil_result parse_acls(struct client_acl **acls, size_t *nacls, char *text, size_t len, const char *src)
+{
+    *acls = NULL;
+    *nacls = 0;
+    if (len > SIGIL_CLIENT_KEYS_MAX) {
+        return sigil_errorf(SIGIL_ERR_TOO_LARGE, "%s is over %u bytes", src, SIGIL_CLIENT_KEYS_MAX);
+    }
+    if (memchr(text, '\0', len) != NULL) {
+        return sigil_errorf(SIGIL_ERR_CONFIG, "%s contains a NUL byte", src);
+    }
+    text[len] = '\0';
     unsigned lineno = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    char *next = text;
+    while (*next != '\0') {
+        char *line = next;
+        char *nl = strchr(line, '\n');
+        next = nl != NULL ? nl + 1 : line + strlen(line);
+        if (nl != NULL) {
+            *nl = '\0';
+        }
         lineno++;
-        char name[128], key[128];
         char *hash = strchr(line, '#');
         if (hash != NULL) {
             *hash = '\0';
         }
-        int got = sscanf(line, "%127s %127s", name, key);
-        if (got <= 0) {
+        size_t name_len = 0;
+        size_t key_len = 0;
+        char *p = line;
+        char *name = acl_token(&p, &name_len);
+        if (name == NULL) {
             continue;
         }
-        if (got != 2) {
-            ret = sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: expected '<client> <pubkey>|<address>|*'",
-                               svc->cfg.client_keys_file, lineno);
-            break;
+        char *key = acl_token(&p, &key_len);
+        size_t extra_len = 0;
+        if (key == NULL || acl_token(&p, &extra_len) != NULL) {
+            return sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: expected '<client> <pubkey>|<address>|*'", src, lineno);
+        }
+        if (name_len >= ACL_NAME_LEN) {
+            return sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: client name over %d characters", src, lineno,
+                                ACL_NAME_LEN - 1);
         }
         struct client_acl *a = NULL;
-        for (size_t i = 0; i < svc->nacls; i++) {
-            if (strcmp(svc->acls[i].name, name) == 0) {
-                a = &svc->acls[i];
+        for (size_t i = 0; i < *nacls && a == NULL; i++) {
+            if (strcmp((*acls)[i].name, name) == 0) {
+                a = &(*acls)[i];
             }
         }
         if (a == NULL) {
-            struct client_acl *na = realloc(svc->acls, (svc->nacls + 1) * sizeof *na);
-            if (na == NULL) {
-                ret = sigil_error(SIGIL_ERR_NOMEM);
-                break;
+            if (*nacls >= SIGIL_CLIENT_KEYS_MAX_CLIENTS) {
+                return sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: more than %u clients", src, lineno,
+                                    SIGIL_CLIENT_KEYS_MAX_CLIENTS);
             }
-            svc->acls = na;
-            a = &svc->acls[svc->nacls++];
+            struct client_acl *na = realloc(*acls, (*nacls + 1) * sizeof *na);
+            if (na == NULL) {
+                return sigil_error(SIGIL_ERR_NOMEM);
+            }
+            *acls = na;
+            a = &na[(*nacls)++];
             memset(a, 0, sizeof *a);
-            snprintf(a->name, sizeof a->name, "%s", name);
+            memcpy(a->name, name, name_len + 1);
         }
         if (strcmp(key, "*") == 0) {
             a->all_keys = true;
             continue;
         }
-        if (strlen(key) == 42) { /* 0x + 20 bytes: an eth1 account */
+        if (key_len == 42) { /* 0x + 20 bytes: an eth1 account */
             uint8_t(*na)[20] = realloc(a->addrs, (a->naddrs + 1) * 20);
             if (na == NULL) {
-                ret = sigil_error(SIGIL_ERR_NOMEM);
-                break;
+                return sigil_error(SIGIL_ERR_NOMEM);
             }
             a->addrs = na;
-            if (!sigil_is_ok(sigil_hex_decode_exact(a->addrs[a->naddrs], 20, key, strlen(key)))) {
-                ret = sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: not an eth1 address", svc->cfg.client_keys_file,
-                                   lineno);
-                break;
+            if (!sigil_is_ok(sigil_hex_decode_exact(a->addrs[a->naddrs], 20, key, key_len))) {
+                return sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: not an eth1 address", src, lineno);
             }
             a->naddrs++;
             continue;
         }
         uint8_t(*nk)[48] = realloc(a->keys, (a->nkeys + 1) * 48);
         if (nk == NULL) {
-            ret = sigil_error(SIGIL_ERR_NOMEM);
-            break;
+            return sigil_error(SIGIL_ERR_NOMEM);
         }
         a->keys = nk;
-        if (!parse_pubkey(a->keys[a->nkeys], key, strlen(key))) {
-            ret = sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: not a BLS public key", svc->cfg.client_keys_file, lineno);
-            break;
+        if (!parse_pubkey(a->keys[a->nkeys], key, key_len)) {
+            return sigil_errorf(SIGIL_ERR_CONFIG, "%s line %u: not a BLS public key", src, lineno);
         }
         a->nkeys++;
     }
-    free(text);
+    return sigil_ok();
+}
+
+sigil_result sigil_client_keys_check(const char *text, size_t len, size_t *nclients)
+{
+    if (nclients != NULL) {
+        *nclients = 0;
+    }
+    if (text == NULL && len != 0) {
+        return sigil_error(SIGIL_ERR_ARG);
+    }
+    if (len > SIGIL_CLIENT_KEYS_MAX) {
+        return sigil_errorf(SIGIL_ERR_TOO_LARGE, "client keys are over %u bytes", SIGIL_CLIENT_KEYS_MAX);
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        return sigil_error(SIGIL_ERR_NOMEM);
+    }
+    if (len > 0) {
+        memcpy(copy, text, len);
+    }
+    struct client_acl *acls = NULL;
+    size_t n = 0;
+    sigil_result r = parse_acls(&acls, &n, copy, len, "client keys");
+    free_acls(acls, n);
+    free(copy);
+    if (nclients != NULL) {
+        *nclients = sigil_is_ok(r) ? n : 0;
+    }
+    return r;
+}
+
+static sigil_result load_acls(struct sigil_service *svc)
+{
+    char *text = NULL;
+    size_t len = 0;
+    SIGIL_GUARD(sigil_read_file(&text, &len, svc->cfg.client_keys_file, SIGIL_CLIENT_KEYS_MAX));
+    char *buf = realloc(text, len + 1);
+    if (buf == NULL) {
+        free(text);
+        return sigil_error(SIGIL_ERR_NOMEM);
+    }
+    sigil_result ret = parse_acls(&svc->acls, &svc->nacls, buf, len, svc->cfg.client_keys_file);
+    free(buf);
+    svc->acls_enabled = true;
     return ret;
 }
 
@@ -1270,11 +1365,7 @@ void sigil_service_free(struct sigil_service *svc)
         sigil_keystore_free(svc->ks);
     }
     sigil_metrics_free(svc->metrics);
-    for (size_t i = 0; i < svc->nacls; i++) {
-        free(svc->acls[i].keys);
-        free(svc->acls[i].addrs);
-    }
-    free(svc->acls);
+    free_acls(svc->acls, svc->nacls);
     sigil_wipe(svc->token, sizeof svc->token);
     pthread_mutex_destroy(&svc->keymanager_lock);
     free(svc);

@@ -44,6 +44,17 @@ struct sigil_eth1_keyring;
 struct sigil_policy;
 struct sigil_audit;
 
+/* The --client-keys allow-list: at most SIGIL_CLIENT_KEYS_MAX bytes and
+ * SIGIL_CLIENT_KEYS_MAX_CLIENTS distinct client names (each at most 127 characters). */
+#define SIGIL_CLIENT_KEYS_MAX         (16u << 20)
+#define SIGIL_CLIENT_KEYS_MAX_CLIENTS 4096u
+
+/* Parses an allow-list held in text[0..len) exactly as sigil_service_new parses the
+ * --client-keys file, then discards it (for tests and fuzzing). Out: *nclients (may be NULL),
+ * the number of distinct clients. Errors: SIGIL_ERR_TOO_LARGE, SIGIL_ERR_CONFIG naming the line,
+ * SIGIL_ERR_NOMEM. */
+SIGIL_RESULT sigil_client_keys_check(const char *text, size_t len, size_t *nclients);
+
 /* Creates the service around a key store that may still be filling (ownership of ks passes to the
  * service), opens the slashing DB and binds the listeners. */
 SIGIL_RESULT sigil_service_new(struct sigil_service **out, const struct sigil_service_config *cfg,
