@@ -10,6 +10,7 @@
 # usage: bench/eth1_bench.sh [BUILD_DIR] ; env: SIGIL_BENCH_SECONDS (10), SIGIL_BENCH_CONNECTIONS (64),
 #        SIGIL_BENCH_ETH1_KEYS (16), SIGIL_BENCH_NO_WINDOW=1 (drop the spend window: no ledger write)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build="${1:-build}"
 case "$build" in /*) ;; *) build="$PWD/$build" ;; esac
 BIN="$build/bin"
@@ -23,17 +24,7 @@ cleanup() { [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 # --- TLS material (throwaway) ---
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench-ca \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' > "$work/san.cnf"
-for n in server client; do
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$n" -keyout "$work/$n.key" \
-    -out "$work/$n.csr" 2>/dev/null
-  ext=(); [[ $n == server ]] && ext=(-extfile "$work/san.cnf")
-  openssl x509 -req -in "$work/$n.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 1 \
-    -out "$work/$n.pem" "${ext[@]}" 2>/dev/null
-done
-echo "client $(openssl x509 -in "$work/client.pem" -noout -fingerprint -sha256 | cut -d= -f2)" > "$work/known"
+bench_tls "$work"
 
 # --- keys and rules ---
 "$build/bench/eth1_raw_bench" keystores "$work/keys" "$NKEYS" > "$work/addresses"
@@ -51,19 +42,12 @@ EOF
   --http-listen 127.0.0.1:0 --tls-cert "$work/server.pem" --tls-key "$work/server.key" \
   --tls-known-clients "$work/known" --log-level info 2> "$work/sigild.log" &
 pid=$!
-port=""
-for _ in $(seq 1 1000); do
-  port=$(grep -o '"port":[0-9]*' "$work/sigild.log" 2>/dev/null | head -1 | cut -d: -f2 || true)
-  [[ -n "$port" ]] && break
-  sleep 0.01
-done
-[[ -n "$port" ]] || { echo "sigild did not start:" >&2; cat "$work/sigild.log" >&2; exit 1; }
+port=$(bench_wait_port "$work/sigild.log" 1000)
 
 # --- raw baseline first, then the signer, on the same cores in the same run ---
 RAW=$("$build/bench/eth1_raw_bench" sign --seconds 3 --threads "$NCPU")
-RAW_RATE=$(echo "$RAW" | sed -E 's/.*"signatures_per_second":([0-9.]+).*/\1/')
-SIGN_US=$(echo "$RAW" | sed -E 's/.*"sign_us":([0-9.]+).*/\1/')
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+RAW_RATE=$(field "$RAW" signatures_per_second)
+SIGN_US=$(field "$RAW" sign_us)
 CPU0=$(cpu_ticks "$pid")
 LOAD=$("$build/bench/sigil-loadgen" --url "https://127.0.0.1:$port" --type eth1tx --to "$DEST" \
   --connections "$CONNS" --seconds "$SECS" --cert "$work/client.pem" --key "$work/client.key" --ca "$work/ca.pem")
@@ -71,17 +55,17 @@ CPU1=$(cpu_ticks "$pid")
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 RSS=$(grep VmHWM /proc/$pid/status | awk '{print $2}')
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-RATE=$(echo "$LOAD" | sed -E 's/.*"signatures_per_second":([0-9.]+).*/\1/')
-P50=$(echo "$LOAD" | sed -E 's/.*"p50_ms":([0-9.]+).*/\1/')
-P99=$(echo "$LOAD" | sed -E 's/.*"p99_ms":([0-9.]+).*/\1/')
-NSIG=$(echo "$LOAD" | sed -E 's/.*"signatures":([0-9]+).*/\1/')
-REFUSED=$(echo "$LOAD" | sed -E 's/.*"refused":([0-9]+).*/\1/')
-LG_CPU=$(echo "$LOAD" | sed -E 's/.*"cpu_seconds":([0-9.]+).*/\1/')
+RATE=$(field "$LOAD" signatures_per_second)
+P50=$(field "$LOAD" p50_ms)
+P99=$(field "$LOAD" p99_ms)
+NSIG=$(field "$LOAD" signatures)
+REFUSED=$(field "$LOAD" refused)
+LG_CPU=$(field "$LOAD" cpu_seconds)
 HZ=$(getconf CLK_TCK)
 SIGILD_US=$(echo "($CPU1 - $CPU0) / $HZ * 1000000 / $NSIG" | bc -l)
 LG_US=$(echo "$LG_CPU * 1000000 / $NSIG" | bc -l)
 VERIFY=$("$BIN/sigil" audit verify "$work/audit.log" --json | tr -d ' \n')
-AUDITED=$(echo "$VERIFY" | sed -E 's/.*"signed":([0-9]+).*/\1/')
+AUDITED=$(field "$VERIFY" signed)
 CLEAN=$(echo "$VERIFY" | sed -E 's/.*"clean":(true|false).*/\1/')
 LEDGER=$(sqlite3 "$work/slashing.db" 'select count(*) from spend_ledger' 2>/dev/null || echo "?")
 

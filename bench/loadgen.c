@@ -461,21 +461,15 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Fetches the eth1 accounts (JSON-RPC eth_accounts) as "0x" + 40 hex digits. */
-static int fetch_accounts(size_t limit)
+/* Sends the request HEAD (HN bytes), reads the whole response (at most CAP bytes) and stores
+ * up to LIMIT quoted "0x..." strings of exactly HEXLEN characters after the "0x" in pubkeys. */
+static int fetch_hex_list(const char *head, int hn, size_t cap, size_t hexlen, size_t limit)
 {
     struct conn c = {.fd = -1};
     if (conn_open(&c) != 0) {
         return -1;
     }
-    size_t cap = 16 * 1024 * 1024;
     char *body = malloc(cap);
-    static const char rpc[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_accounts\"}";
-    char head[512];
-    int hn = snprintf(head, sizeof head,
-                      "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                      "Connection: close\r\n\r\n%s",
-                      g.host, sizeof rpc - 1, rpc);
     io_write(&c, head, (size_t)hn);
     size_t have = 0;
     for (;;) {
@@ -489,11 +483,12 @@ static int fetch_accounts(size_t limit)
     body[have] = '\0';
     conn_close(&c);
     pubkeys = calloc(MAX_KEYS, sizeof *pubkeys);
+    size_t quoted = hexlen + 3; /* '"' + "0x" + hex digits; the closing quote follows */
     char *p = body;
     while ((p = strstr(p, "\"0x")) != NULL && npubkeys < limit && npubkeys < MAX_KEYS) {
-        if (strlen(p) > 43 && p[43] == '"') {
-            memcpy(pubkeys[npubkeys], p + 1, 42);
-            pubkeys[npubkeys][42] = '\0';
+        if (strlen(p) > quoted && p[quoted] == '"') {
+            memcpy(pubkeys[npubkeys], p + 1, quoted - 1);
+            pubkeys[npubkeys][quoted - 1] = '\0';
             npubkeys++;
         }
         p += 3;
@@ -502,43 +497,26 @@ static int fetch_accounts(size_t limit)
     return npubkeys > 0 ? 0 : -1;
 }
 
-/* Fetches /api/v1/eth2/publicKeys and extracts the hex strings. */
+/* Fetches the eth1 accounts (JSON-RPC eth_accounts) as "0x" + 40 hex digits. */
+static int fetch_accounts(size_t limit)
+{
+    static const char rpc[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_accounts\"}";
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                      "Connection: close\r\n\r\n%s",
+                      g.host, sizeof rpc - 1, rpc);
+    return fetch_hex_list(head, hn, (size_t)16 * 1024 * 1024, 40, limit);
+}
+
+/* Fetches /api/v1/eth2/publicKeys and extracts the hex strings. The response can be large: it
+ * is read with a bigger buffer. */
 static int fetch_keys(size_t limit)
 {
-    struct conn c = {.fd = -1};
-    if (conn_open(&c) != 0) {
-        return -1;
-    }
-    size_t cap = 100 * 1024 * 1024;
-    char *body = malloc(cap);
-    /* the response can be large; read it with a bigger buffer by hand */
     char head[512];
     int hn = snprintf(head, sizeof head,
                       "GET /api/v1/eth2/publicKeys HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", g.host);
-    io_write(&c, head, (size_t)hn);
-    size_t have = 0;
-    for (;;) {
-        int r =
-            c.ssl ? SSL_read(c.ssl, body + have, (int)(cap - have - 1)) : (int)read(c.fd, body + have, cap - have - 1);
-        if (r <= 0) {
-            break;
-        }
-        have += (size_t)r;
-    }
-    body[have] = '\0';
-    conn_close(&c);
-    pubkeys = calloc(MAX_KEYS, sizeof *pubkeys);
-    char *p = body;
-    while ((p = strstr(p, "\"0x")) != NULL && npubkeys < limit && npubkeys < MAX_KEYS) {
-        if (strlen(p) > 99 && p[99] == '"') {
-            memcpy(pubkeys[npubkeys], p + 1, 98);
-            pubkeys[npubkeys][98] = '\0';
-            npubkeys++;
-        }
-        p += 3;
-    }
-    free(body);
-    return npubkeys > 0 ? 0 : -1;
+    return fetch_hex_list(head, hn, (size_t)100 * 1024 * 1024, 96, limit);
 }
 
 int main(int argc, char **argv)

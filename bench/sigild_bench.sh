@@ -23,6 +23,7 @@
 # signature (sigild + load generator) against the BLS time per signature, which does not depend
 # on how much of the cores other processes took, and the load average during the run.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-build}"
 case "$build" in /*) ;; *) build="$PWD/$build" ;; esac
@@ -39,17 +40,7 @@ cleanup() { [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 # --- TLS material (throwaway) ---
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench-ca \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' > "$work/san.cnf"
-for n in server client; do
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$n" -keyout "$work/$n.key" \
-    -out "$work/$n.csr" 2>/dev/null
-  ext=(); [[ $n == server ]] && ext=(-extfile "$work/san.cnf")
-  openssl x509 -req -in "$work/$n.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 1 \
-    -out "$work/$n.pem" "${ext[@]}" 2>/dev/null
-done
-echo "client $(openssl x509 -in "$work/client.pem" -noout -fingerprint -sha256 | cut -d= -f2)" > "$work/known"
+bench_tls "$work"
 
 # --- keys: NKEYS keystores (pbkdf2 at a low cost so generating them is fast; the load time is
 # dominated by the KDF, so the first-load figure is reported per KDF cost below) ---
@@ -70,13 +61,8 @@ start_sigild() {
     --key-cache "$work/keys.cache" --key-cache-password-file "$work/cache-pw" --log-level info \
     > /dev/null 2> "$work/sigild.log" &
   pid=$!
-  local port=""
-  for _ in $(seq 1 600); do
-    port=$(grep -o '"port":[0-9]*' "$work/sigild.log" 2>/dev/null | head -1 | cut -d: -f2 || true)
-    [[ -n "$port" ]] && break
-    sleep 0.01
-  done
-  [[ -n "$port" ]] || { echo "sigild did not start:" >&2; cat "$work/sigild.log" >&2; exit 1; }
+  local port
+  port=$(bench_wait_port "$work/sigild.log" 600)
   for _ in $(seq 1 12000); do
     if curl -sk --cert "$work/client.pem" --key "$work/client.key" "$scheme://127.0.0.1:$port/healthcheck" \
        -o /dev/null -w '%{http_code}' 2>/dev/null | grep -q 200; then
@@ -102,8 +88,6 @@ CACHED_S=$READY_S; CACHED_RSS=$(grep VmHWM /proc/$pid/status | awk '{print $2}')
 SIGN_US=$("$BIN/sigil" bench bls --json --seconds 1 | sed -E 's/.*"sign_us":([0-9.]+).*/\1/')
 RAW_RATE=$(echo "$NCPU * 1000000 / $SIGN_US" | bc -l)
 HZ=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-field() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\\1/"; }
 # load_runs SCHEME: RUNS load tests, each against a freshly started sigild with an empty slashing
 # DB (the generator's epochs start from the wall clock, and back-to-back runs on one DB could
 # reach into each other's epochs); one line per run:

@@ -85,16 +85,16 @@ out:
     return ret;
 }
 
-static SIGIL_RESULT cert_pem(char **out, X509 *x)
+/* The contents of memory BIO b as a NUL-terminated string in *out, in secure memory when secure
+ * (the caller frees it with sigil_secure_free then); frees b. */
+static SIGIL_RESULT bio_take(BIO *b, bool secure, char **out)
 {
-    BIO *b = BIO_new(BIO_s_mem());
     char *data = NULL;
-    if (b == NULL || PEM_write_bio_X509(b, x) != 1) {
-        BIO_free(b);
-        return sigil_error(SIGIL_ERR_CRYPTO);
-    }
     long n = BIO_get_mem_data(b, &data);
-    char *s = n > 0 ? malloc((size_t)n + 1) : NULL;
+    char *s = NULL;
+    if (n > 0) {
+        s = secure ? sigil_secure_alloc((size_t)n + 1) : malloc((size_t)n + 1);
+    }
     if (s != NULL) {
         memcpy(s, data, (size_t)n);
         s[n] = '\0';
@@ -107,28 +107,26 @@ static SIGIL_RESULT cert_pem(char **out, X509 *x)
     return sigil_ok();
 }
 
+static SIGIL_RESULT cert_pem(char **out, X509 *x)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b == NULL || PEM_write_bio_X509(b, x) != 1) {
+        BIO_free(b);
+        return sigil_error(SIGIL_ERR_CRYPTO);
+    }
+    return bio_take(b, false, out);
+}
+
 /* PKCS#8 PEM of k into secure memory. The BIO is a secmem BIO: OpenSSL clears its buffer (and
  * every buffer it outgrows) before freeing it. */
 static SIGIL_RESULT key_pem(char **out, EVP_PKEY *k)
 {
     BIO *b = BIO_new(BIO_s_secmem());
-    char *data = NULL;
     if (b == NULL || PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1) {
         BIO_free(b);
         return sigil_error(SIGIL_ERR_CRYPTO);
     }
-    long n = BIO_get_mem_data(b, &data);
-    char *s = n > 0 ? sigil_secure_alloc((size_t)n + 1) : NULL;
-    if (s != NULL) {
-        memcpy(s, data, (size_t)n);
-        s[n] = '\0';
-    }
-    BIO_free(b);
-    if (s == NULL) {
-        return sigil_error(SIGIL_ERR_NOMEM);
-    }
-    *out = s;
-    return sigil_ok();
+    return bio_take(b, true, out);
 }
 
 SIGIL_RESULT sigil_attest_dev_root_new(char **root_cert_pem, char **root_key_pem)

@@ -150,6 +150,13 @@ static void js_key(struct sbuf *b, int *first, const char *k)
     sb_put(b, ":", 1);
 }
 
+/* The member "k": "v" (a string) of the object in b. */
+static void js_field(struct sbuf *b, int *first, const char *k, const char *v)
+{
+    js_key(b, first, k);
+    js_str(b, v);
+}
+
 static void js_context(struct sbuf *b, int *first, const struct sigil_kms_kv *kv, size_t n)
 {
     if (n == 0) {
@@ -744,6 +751,29 @@ static sigil_result check_recipient(const struct sigil_kms_recipient_req *r)
 
 /* ---- operations ---- */
 
+/* Ends the request object in B (adding the Recipient when given), sends it as OP and frees B. */
+static sigil_result kms_send(struct sigil_kms_client *c, const char *op, struct sbuf *b, int *first,
+                             const struct sigil_kms_recipient_req *recipient, json_t **out)
+{
+    if (recipient != NULL) {
+        js_recipient(b, first, recipient);
+    }
+    sb_put(b, "}", 1);
+    sigil_result ret = kms_call(c, op, b, out);
+    sb_free(b);
+    return ret;
+}
+
+/* The CiphertextBlob of OP's answer J; its absence is a parse error naming OP. */
+static sigil_result get_blob(json_t *j, const char *op, uint8_t **blob, size_t *blob_len)
+{
+    sigil_result ret = get_b64(j, "CiphertextBlob", 0, SIGIL_KMS_MAX_CIPHERTEXT, blob, blob_len);
+    if (ret.code == SIGIL_ERR_NOT_FOUND) {
+        ret = sigil_errorf(SIGIL_ERR_PARSE, "KMS %s response lacks CiphertextBlob", op);
+    }
+    return ret;
+}
+
 sigil_result sigil_kms_encrypt(struct sigil_kms_client *c, const char *key_id, const uint8_t *plain, size_t plain_len,
                                const struct sigil_kms_kv *context, size_t ncontext, uint8_t **blob, size_t *blob_len)
 {
@@ -755,20 +785,14 @@ sigil_result sigil_kms_encrypt(struct sigil_kms_client *c, const char *key_id, c
     struct sbuf b = {.max = c->max_response};
     int first = 1;
     sb_put(&b, "{", 1);
-    js_key(&b, &first, "KeyId");
-    js_str(&b, key_id);
+    js_field(&b, &first, "KeyId", key_id);
     js_key(&b, &first, "Plaintext");
     js_b64(&b, plain, plain_len);
     js_context(&b, &first, context, ncontext);
-    sb_put(&b, "}", 1);
     json_t *j = NULL;
-    sigil_result ret = kms_call(c, "Encrypt", &b, &j);
-    sb_free(&b);
+    sigil_result ret = kms_send(c, "Encrypt", &b, &first, NULL, &j);
     SIGIL_GUARD(ret);
-    ret = get_b64(j, "CiphertextBlob", 0, SIGIL_KMS_MAX_CIPHERTEXT, blob, blob_len);
-    if (ret.code == SIGIL_ERR_NOT_FOUND) {
-        ret = sigil_errorf(SIGIL_ERR_PARSE, "KMS Encrypt response lacks CiphertextBlob");
-    }
+    ret = get_blob(j, "Encrypt", blob, blob_len);
     json_decref(j);
     return ret;
 }
@@ -789,17 +813,11 @@ sigil_result sigil_kms_decrypt(struct sigil_kms_client *c, const struct sigil_km
     js_key(&b, &first, "CiphertextBlob");
     js_b64(&b, a->ciphertext, a->ciphertext_len);
     if (a->key_id != NULL) {
-        js_key(&b, &first, "KeyId");
-        js_str(&b, a->key_id);
+        js_field(&b, &first, "KeyId", a->key_id);
     }
     js_context(&b, &first, a->context, a->ncontext);
-    if (a->recipient != NULL) {
-        js_recipient(&b, &first, a->recipient);
-    }
-    sb_put(&b, "}", 1);
     json_t *j = NULL;
-    sigil_result ret = kms_call(c, "Decrypt", &b, &j);
-    sb_free(&b);
+    sigil_result ret = kms_send(c, "Decrypt", &b, &first, a->recipient, &j);
     SIGIL_GUARD(ret);
     ret = get_plaintext(j, a->recipient, SIGIL_KMS_MAX_PLAINTEXT, plain, plain_len);
     json_decref(j);
@@ -822,11 +840,9 @@ sigil_result sigil_kms_generate_data_key(struct sigil_kms_client *c, const struc
     struct sbuf b = {.max = c->max_response};
     int first = 1;
     sb_put(&b, "{", 1);
-    js_key(&b, &first, "KeyId");
-    js_str(&b, a->key_id);
+    js_field(&b, &first, "KeyId", a->key_id);
     if (a->key_spec != NULL) {
-        js_key(&b, &first, "KeySpec");
-        js_str(&b, a->key_spec);
+        js_field(&b, &first, "KeySpec", a->key_spec);
     } else {
         char num[24];
         snprintf(num, sizeof num, "%zu", a->number_of_bytes);
@@ -834,18 +850,10 @@ sigil_result sigil_kms_generate_data_key(struct sigil_kms_client *c, const struc
         sb_str(&b, num);
     }
     js_context(&b, &first, a->context, a->ncontext);
-    if (a->recipient != NULL) {
-        js_recipient(&b, &first, a->recipient);
-    }
-    sb_put(&b, "}", 1);
     json_t *j = NULL;
-    sigil_result ret = kms_call(c, "GenerateDataKey", &b, &j);
-    sb_free(&b);
+    sigil_result ret = kms_send(c, "GenerateDataKey", &b, &first, a->recipient, &j);
     SIGIL_GUARD(ret);
-    ret = get_b64(j, "CiphertextBlob", 0, SIGIL_KMS_MAX_CIPHERTEXT, blob, blob_len);
-    if (ret.code == SIGIL_ERR_NOT_FOUND) {
-        ret = sigil_errorf(SIGIL_ERR_PARSE, "KMS GenerateDataKey response lacks CiphertextBlob");
-    }
+    ret = get_blob(j, "GenerateDataKey", blob, blob_len);
     if (sigil_is_ok(ret)) {
         ret = get_plaintext(j, a->recipient, SIGIL_KMS_MAX_RANDOM, plain, plain_len);
     }
@@ -874,13 +882,8 @@ sigil_result sigil_kms_generate_random(struct sigil_kms_client *c, size_t n,
     sb_put(&b, "{", 1);
     js_key(&b, &first, "NumberOfBytes");
     sb_str(&b, num);
-    if (recipient != NULL) {
-        js_recipient(&b, &first, recipient);
-    }
-    sb_put(&b, "}", 1);
     json_t *j = NULL;
-    sigil_result ret = kms_call(c, "GenerateRandom", &b, &j);
-    sb_free(&b);
+    sigil_result ret = kms_send(c, "GenerateRandom", &b, &first, recipient, &j);
     SIGIL_GUARD(ret);
     ret = get_plaintext(j, recipient, SIGIL_KMS_MAX_RANDOM, out, out_len);
     if (sigil_is_ok(ret) && *out_len != n) {
@@ -911,21 +914,15 @@ sigil_result sigil_kms_create_key(struct sigil_kms_client *c, const struct sigil
     int first = 1;
     sb_put(&b, "{", 1);
     if (a != NULL && a->description != NULL) {
-        js_key(&b, &first, "Description");
-        js_str(&b, a->description);
+        js_field(&b, &first, "Description", a->description);
     }
     if (a != NULL && a->policy != NULL) {
-        js_key(&b, &first, "Policy");
-        js_str(&b, a->policy);
+        js_field(&b, &first, "Policy", a->policy);
     }
-    js_key(&b, &first, "KeySpec");
-    js_str(&b, a != NULL && a->key_spec != NULL ? a->key_spec : "SYMMETRIC_DEFAULT");
-    js_key(&b, &first, "KeyUsage");
-    js_str(&b, a != NULL && a->key_usage != NULL ? a->key_usage : "ENCRYPT_DECRYPT");
-    sb_put(&b, "}", 1);
+    js_field(&b, &first, "KeySpec", a != NULL && a->key_spec != NULL ? a->key_spec : "SYMMETRIC_DEFAULT");
+    js_field(&b, &first, "KeyUsage", a != NULL && a->key_usage != NULL ? a->key_usage : "ENCRYPT_DECRYPT");
     json_t *j = NULL;
-    sigil_result ret = kms_call(c, "CreateKey", &b, &j);
-    sb_free(&b);
+    sigil_result ret = kms_send(c, "CreateKey", &b, &first, NULL, &j);
     SIGIL_GUARD(ret);
     json_t *md = NULL;
     ret = sigil_json_get_object(&md, j, "KeyMetadata");
@@ -953,16 +950,11 @@ sigil_result sigil_kms_put_key_policy(struct sigil_kms_client *c, const char *ke
     struct sbuf b = {.max = c->max_response};
     int first = 1;
     sb_put(&b, "{", 1);
-    js_key(&b, &first, "KeyId");
-    js_str(&b, key_id);
-    js_key(&b, &first, "PolicyName");
-    js_str(&b, policy_name ? policy_name : "default");
-    js_key(&b, &first, "Policy");
-    js_str(&b, policy);
-    sb_put(&b, "}", 1);
+    js_field(&b, &first, "KeyId", key_id);
+    js_field(&b, &first, "PolicyName", policy_name ? policy_name : "default");
+    js_field(&b, &first, "Policy", policy);
     json_t *j = NULL;
-    sigil_result ret = kms_call(c, "PutKeyPolicy", &b, &j);
-    sb_free(&b);
+    sigil_result ret = kms_send(c, "PutKeyPolicy", &b, &first, NULL, &j);
     json_decref(j);
     return ret;
 }
@@ -977,14 +969,10 @@ sigil_result sigil_kms_get_key_policy(struct sigil_kms_client *c, const char *ke
     struct sbuf b = {.max = c->max_response};
     int first = 1;
     sb_put(&b, "{", 1);
-    js_key(&b, &first, "KeyId");
-    js_str(&b, key_id);
-    js_key(&b, &first, "PolicyName");
-    js_str(&b, policy_name ? policy_name : "default");
-    sb_put(&b, "}", 1);
+    js_field(&b, &first, "KeyId", key_id);
+    js_field(&b, &first, "PolicyName", policy_name ? policy_name : "default");
     json_t *j = NULL;
-    sigil_result ret = kms_call(c, "GetKeyPolicy", &b, &j);
-    sb_free(&b);
+    sigil_result ret = kms_send(c, "GetKeyPolicy", &b, &first, NULL, &j);
     SIGIL_GUARD(ret);
     ret = dup_string(j, "Policy", policy);
     json_decref(j);

@@ -337,6 +337,17 @@ static bool check_new_policy(struct call *c, const char *text)
     return true;
 }
 
+/* Answers with the KeyMetadata of k, which it clears. */
+static bool reply_metadata(struct call *c, struct sigil_kmsd_key *k)
+{
+    json_t *md = key_metadata(k);
+    sigil_kmsd_key_clear(k);
+    if (md == NULL || json_object_set_new(c->resp, "KeyMetadata", md) != 0) {
+        return internal(c, sigil_error(SIGIL_ERR_NOMEM));
+    }
+    return true;
+}
+
 static bool op_create_key(struct call *c)
 {
     const char *policy = NULL, *desc = NULL;
@@ -354,13 +365,8 @@ static bool op_create_key(struct call *c)
     if (!sigil_is_ok(r)) {
         return internal(c, r);
     }
-    json_t *md = key_metadata(&k);
     SIGIL_LOG_INFO("key created", SIGIL_LOG_STR("key_id", k.id));
-    sigil_kmsd_key_clear(&k);
-    if (md == NULL || json_object_set_new(c->resp, "KeyMetadata", md) != 0) {
-        return internal(c, sigil_error(SIGIL_ERR_NOMEM));
-    }
-    return true;
+    return reply_metadata(c, &k);
 }
 
 static bool op_describe_key(struct call *c)
@@ -370,12 +376,7 @@ static bool op_describe_key(struct call *c)
     if (!req_string(c, "KeyId", &id, 2048) || !authorize(c, id, "kms:DescribeKey", NULL, &k)) {
         return false;
     }
-    json_t *md = key_metadata(&k);
-    sigil_kmsd_key_clear(&k);
-    if (md == NULL || json_object_set_new(c->resp, "KeyMetadata", md) != 0) {
-        return internal(c, sigil_error(SIGIL_ERR_NOMEM));
-    }
-    return true;
+    return reply_metadata(c, &k);
 }
 
 static bool op_encrypt(struct call *c)

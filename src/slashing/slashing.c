@@ -442,6 +442,30 @@ struct sign_arg {
     bool inserted;
 };
 
+/* The state row R of a validator about to sign: an error unless it is registered and enabled
+ * (column 0). */
+static sigil_result check_enabled(const struct row *r)
+{
+    if (!r->found) {
+        return sigil_errorf(SIGIL_ERR_NOT_FOUND, "validator is not registered for slashing protection");
+    }
+    if (!col_int(r, 0) || r->v[0].i == 0) {
+        return sigil_errorf(SIGIL_ERR_KEY_DISABLED, "validator key is disabled");
+    }
+    return sigil_ok();
+}
+
+/* A rule's verdict V as a result: SLASH_REFUSE is the refusal WHY; *insert tells whether the new
+ * record is to be written (SLASH_INSERT) or the request is a repeat of a signed one. */
+static sigil_result apply_verdict(enum slash_verdict v, const char *why, bool *insert)
+{
+    *insert = v == SLASH_INSERT;
+    if (v == SLASH_REFUSE) {
+        return sigil_errorf(SIGIL_ERR_SLASHING, "%s", why);
+    }
+    return sigil_ok();
+}
+
 static sigil_result tx_sign_block(struct slash_tx *tx, void *arg)
 {
     struct sign_arg *s = arg;
@@ -452,12 +476,7 @@ static sigil_result tx_sign_block(struct slash_tx *tx, void *arg)
     SIGIL_GUARD(lock(tx, SLASH_LOCK_BLOCK, s->vid));
     struct slash_val p[3] = {SLASH_INT(s->vid), SLASH_U64(s->a), SLASH_BLOB(s->root, 32)};
     SIGIL_GUARD(q1(tx, S_BLOCK_STATE, p, 2, &r));
-    if (!r.found) {
-        return sigil_errorf(SIGIL_ERR_NOT_FOUND, "validator is not registered for slashing protection");
-    }
-    if (!col_int(&r, 0) || r.v[0].i == 0) {
-        return sigil_errorf(SIGIL_ERR_KEY_DISABLED, "validator key is disabled");
-    }
+    SIGIL_GUARD(check_enabled(&r));
     st.enabled = true;
     st.has_lw = col_int(&r, 1);
     st.lw_slot = st.has_lw ? slash_dec(r.v[1].i) : 0;
@@ -466,13 +485,10 @@ static sigil_result tx_sign_block(struct slash_tx *tx, void *arg)
     if (st.row_has_root) {
         memcpy(st.row_root, r.v[3].b, 32);
     }
-    switch (slash_rule_block(&st, s->a, s->root, why, sizeof why)) {
-    case SLASH_REFUSE:
-        return sigil_errorf(SIGIL_ERR_SLASHING, "%s", why);
-    case SLASH_REPEAT:
+    bool insert = false;
+    SIGIL_GUARD(apply_verdict(slash_rule_block(&st, s->a, s->root, why, sizeof why), why, &insert));
+    if (!insert) {
         return sigil_ok();
-    case SLASH_INSERT:
-        break;
     }
     SIGIL_GUARD(qx(tx, S_BLOCK_INSERT, p, 3));
     if (!st.has_lw) {
@@ -492,12 +508,7 @@ static sigil_result tx_sign_att(struct slash_tx *tx, void *arg)
     SIGIL_GUARD(lock(tx, SLASH_LOCK_ATT, s->vid));
     struct slash_val p[4] = {SLASH_INT(s->vid), SLASH_U64(s->a), SLASH_U64(s->b), SLASH_BLOB(s->root, 32)};
     SIGIL_GUARD(q1(tx, S_ATT_STATE, p, 4, &r));
-    if (!r.found) {
-        return sigil_errorf(SIGIL_ERR_NOT_FOUND, "validator is not registered for slashing protection");
-    }
-    if (!col_int(&r, 0) || r.v[0].i == 0) {
-        return sigil_errorf(SIGIL_ERR_KEY_DISABLED, "validator key is disabled");
-    }
+    SIGIL_GUARD(check_enabled(&r));
     st.enabled = true;
     st.has_lw = col_int(&r, 1) && col_int(&r, 2);
     st.lw_source = st.has_lw ? slash_dec(r.v[1].i) : 0;
@@ -506,13 +517,10 @@ static sigil_result tx_sign_att(struct slash_tx *tx, void *arg)
     st.identical = col_int(&r, 4) && r.v[4].i != 0;
     st.surrounding = col_int(&r, 5) && r.v[5].i != 0;
     st.surrounded = col_int(&r, 6) && r.v[6].i != 0;
-    switch (slash_rule_attestation(&st, s->a, s->b, why, sizeof why)) {
-    case SLASH_REFUSE:
-        return sigil_errorf(SIGIL_ERR_SLASHING, "%s", why);
-    case SLASH_REPEAT:
+    bool insert = false;
+    SIGIL_GUARD(apply_verdict(slash_rule_attestation(&st, s->a, s->b, why, sizeof why), why, &insert));
+    if (!insert) {
         return sigil_ok();
-    case SLASH_INSERT:
-        break;
     }
     SIGIL_GUARD(qx(tx, S_ATT_INSERT, p, 4));
     if (!st.has_lw) {

@@ -851,6 +851,31 @@ static int cmd_status(int argc, char **argv)
     return rc;
 }
 
+/* POSTs REQ (taken over; NULL counts as out of memory) to sigil-host's /keygen, which makes keys
+ * inside sigild, and parses the answer into *j (the caller frees it, whatever is returned).
+ * Anything but HTTP 200 with a JSON body is an error naming the status and sigild's message. */
+static int keygen_call(const char *host, json_t *req, json_t **j)
+{
+    char *body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (body == NULL) {
+        return fail("out of memory");
+    }
+    struct buf b = {0};
+    long status = 0;
+    int rc = host_call(host, "/keygen", body, 300, &status, &b);
+    free(body);
+    if (rc == RC_OK && !sigil_is_ok(sigil_json_parse(j, b.p != NULL ? b.p : "", b.n, HTTP_MAX_BODY))) {
+        rc = fail("sigil-host answered HTTP %ld with something that is not JSON", status);
+    }
+    if (rc == RC_OK && status != 200) {
+        const char *m = json_string_value(json_object_get(*j, "message"));
+        rc = fail("in-enclave key generation failed (HTTP %ld): %s", status, m != NULL ? m : "no message");
+    }
+    free(b.p);
+    return rc;
+}
+
 /* `sigil keys generate --chain eth1 --count N [--host URL]`: secp256k1 wallet keys made inside
  * sigild; the host stores their envelopes, the operator gets the addresses. */
 static int generate_eth1(const char *count_s, const char *host)
@@ -861,23 +886,8 @@ static int generate_eth1(const char *count_s, const char *host)
         return fail("--count must be 1..100");
     }
     json_t *req = json_pack("{s:I,s:s}", "count", (json_int_t)count, "chain", "eth1");
-    char *body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_decref(req);
-    if (body == NULL) {
-        return fail("out of memory");
-    }
-    struct buf b = {0};
-    long status = 0;
-    int rc = host_call(host, "/keygen", body, 300, &status, &b);
-    free(body);
     json_t *j = NULL;
-    if (rc == RC_OK && !sigil_is_ok(sigil_json_parse(&j, b.p != NULL ? b.p : "", b.n, HTTP_MAX_BODY))) {
-        rc = fail("sigil-host answered HTTP %ld with something that is not JSON", status);
-    }
-    if (rc == RC_OK && status != 200) {
-        const char *m = json_string_value(json_object_get(j, "message"));
-        rc = fail("in-enclave key generation failed (HTTP %ld): %s", status, m != NULL ? m : "no message");
-    }
+    int rc = keygen_call(host, req, &j);
     json_t *addrs = rc == RC_OK ? json_object_get(j, "addresses") : NULL;
     if (rc == RC_OK && !json_is_array(addrs)) {
         rc = fail("sigil-host's answer has no addresses array");
@@ -891,7 +901,6 @@ static int generate_eth1(const char *count_s, const char *host)
                       json_array_size(addrs), json_array_size(addrs) == 1 ? "" : "s");
     }
     json_decref(j);
-    free(b.p);
     return rc;
 }
 
@@ -937,23 +946,8 @@ static int cmd_generate(int argc, char **argv)
     }
     json_t *req = json_pack("{s:I,s:s,s:s,s:s}", "count", (json_int_t)count, "chain", "eth2", "network", network,
                             "withdrawal_address", wa);
-    char *body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_decref(req);
-    if (body == NULL) {
-        return fail("out of memory");
-    }
-    struct buf b = {0};
-    long status = 0;
-    int rc = host_call(host, "/keygen", body, 300, &status, &b);
-    free(body);
     json_t *j = NULL;
-    if (rc == RC_OK && !sigil_is_ok(sigil_json_parse(&j, b.p != NULL ? b.p : "", b.n, HTTP_MAX_BODY))) {
-        rc = fail("sigil-host answered HTTP %ld with something that is not JSON", status);
-    }
-    if (rc == RC_OK && status != 200) {
-        const char *m = json_string_value(json_object_get(j, "message"));
-        rc = fail("in-enclave key generation failed (HTTP %ld): %s", status, m != NULL ? m : "no message");
-    }
+    int rc = keygen_call(host, req, &j);
     json_t *dd = rc == RC_OK ? json_object_get(j, "deposit_data") : NULL;
     if (rc == RC_OK && !json_is_array(dd)) {
         rc = fail("sigil-host's answer has no deposit_data array");
@@ -976,7 +970,6 @@ static int cmd_generate(int argc, char **argv)
         }
     }
     json_decref(j);
-    free(b.p);
     return rc;
 }
 

@@ -91,6 +91,17 @@ static void make_keystore(const char *name, unsigned i, const char *pw, bool scr
     }
 }
 
+/* Writes keystores k0 .. k<n-1> for keys 0 .. n-1 with their right passwords; with
+ * scrypt_odd, the odd ones use scrypt. */
+static void make_keystores(unsigned n, bool scrypt_odd)
+{
+    for (unsigned i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "k%u", i);
+        make_keystore(name, i, fx.password[i], scrypt_odd && i % 2 == 1);
+    }
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
     (void)sb;
@@ -191,6 +202,24 @@ static struct sigil_load_report load(struct sigil_keystore **ks, const struct si
     return rep;
 }
 
+/* Loads into a new store and frees it again: for the report alone. */
+static struct sigil_load_report load_free(const struct sigil_load_opts *o)
+{
+    struct sigil_keystore *ks;
+    struct sigil_load_report rep = load(&ks, o);
+    sigil_keystore_free(ks);
+    return rep;
+}
+
+/* Writes keystores k0 .. k<n-1>, sets *o to the cache options and loads once, which writes the
+ * cache. */
+static struct sigil_load_report first_cached_load(unsigned n, struct sigil_load_opts *o)
+{
+    make_keystores(n, false);
+    *o = opts(true);
+    return load_free(o);
+}
+
 /* Signs a fixed message with key i through the store and checks it against the bare key. */
 static void assert_signs(struct sigil_keystore *ks, unsigned i)
 {
@@ -281,13 +310,11 @@ static void test_load_mix(void **state)
 
     /* threads = 0 (online CPUs) and threads = 1 give the same result */
     o.threads = 0;
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.loaded, 3);
-    sigil_keystore_free(ks);
     o.threads = 1;
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.loaded, 3);
-    sigil_keystore_free(ks);
 }
 
 static void test_load_duplicate_and_no_pubkey(void **state)
@@ -391,11 +418,7 @@ static void assert_no_secret_in(const char *path)
 static void test_cache_round_trip(void **state)
 {
     (void)state;
-    for (unsigned i = 0; i < 5; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "k%u", i);
-        make_keystore(name, i, fx.password[i], i % 2 == 1);
-    }
+    make_keystores(5, true);
     struct sigil_load_opts o = opts(true);
     struct sigil_keystore *ks;
     struct sigil_load_report rep = load(&ks, &o);
@@ -445,10 +468,9 @@ static void test_cache_round_trip(void **state)
     sigil_keystore_free(ks);
     /* ... and the cache now holds 4 keys: restoring the password needs the real one again */
     write_text(p, "broken\n", 7);
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 4);
     assert_int_equal(rep.failed, 1);
-    sigil_keystore_free(ks);
 }
 
 static void flip_byte(const char *path, long off_from_start, bool from_end)
@@ -465,15 +487,9 @@ static void flip_byte(const char *path, long off_from_start, bool from_end)
 static void test_cache_tamper(void **state)
 {
     (void)state;
-    for (unsigned i = 0; i < 3; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "k%u", i);
-        make_keystore(name, i, fx.password[i], false);
-    }
-    struct sigil_load_opts o = opts(true);
+    struct sigil_load_opts o;
+    struct sigil_load_report rep = first_cached_load(3, &o);
     struct sigil_keystore *ks;
-    struct sigil_load_report rep = load(&ks, &o);
-    sigil_keystore_free(ks);
     assert_int_equal(rep.from_cache, 0);
 
     /* body byte, tag byte, nonce byte (header is authenticated), key-check byte, salt byte */
@@ -510,38 +526,28 @@ static void test_cache_tamper(void **state)
     char *buf = read_all(fx.cache, &len);
     write_text(fx.cache, buf, len - 20);
     free(buf);
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.loaded, 3);
     assert_int_equal(rep.from_cache, 0);
-    sigil_keystore_free(ks);
 
     /* garbage and an empty file */
     write_text(fx.cache, "hello", 5);
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 0);
-    sigil_keystore_free(ks);
     write_text(fx.cache, "", 0);
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 0);
     assert_int_equal(rep.loaded, 3);
-    sigil_keystore_free(ks);
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 3);
-    sigil_keystore_free(ks);
 }
 
 static void test_cache_changed_keystores(void **state)
 {
     (void)state;
-    for (unsigned i = 0; i < 4; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "k%u", i);
-        make_keystore(name, i, fx.password[i], false);
-    }
-    struct sigil_load_opts o = opts(true);
+    struct sigil_load_opts o;
+    struct sigil_load_report rep = first_cached_load(4, &o);
     struct sigil_keystore *ks;
-    struct sigil_load_report rep = load(&ks, &o);
-    sigil_keystore_free(ks);
 
     /* k1 re-encrypted (same key, new salt/IV: other bytes), k5 new, k3 removed */
     make_keystore("k1", 1, fx.password[1], false);
@@ -558,9 +564,8 @@ static void test_cache_changed_keystores(void **state)
     assert_false(sigil_keystore_has(ks, fx.pk[3]));
     sigil_keystore_free(ks);
 
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 4);
-    sigil_keystore_free(ks);
 
     /* k0's file now holds key 6 (same name, other content): the cache must not return key 0 */
     make_keystore("k0", 6, fx.password[6], false);
@@ -574,15 +579,9 @@ static void test_cache_changed_keystores(void **state)
 static void test_cache_wrong_password(void **state)
 {
     (void)state;
-    for (unsigned i = 0; i < 3; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "k%u", i);
-        make_keystore(name, i, fx.password[i], false);
-    }
-    struct sigil_load_opts o = opts(true);
+    struct sigil_load_opts o;
+    struct sigil_load_report rep = first_cached_load(3, &o);
     struct sigil_keystore *ks;
-    struct sigil_load_report rep = load(&ks, &o);
-    sigil_keystore_free(ks);
 
     write_text(fx.cache_pw, "another password\n", 17);
     log_reset();
@@ -597,27 +596,21 @@ static void test_cache_wrong_password(void **state)
     assert_true(log_has("\"level\":\"warn\""));
 
     /* rewritten under the new password */
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 3);
-    sigil_keystore_free(ks);
 
     /* empty password: no cache at all */
     write_text(fx.cache_pw, "\n", 1);
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 0);
     assert_int_equal(rep.loaded, 3);
-    sigil_keystore_free(ks);
     assert_true(log_has("key cache password is empty"));
 }
 
 static void test_cache_kek(void **state)
 {
     (void)state;
-    for (unsigned i = 0; i < 3; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "k%u", i);
-        make_keystore(name, i, fx.password[i], false);
-    }
+    make_keystores(3, false);
     uint8_t kek[32], kek2[32];
     memset(kek, 0x42, sizeof(kek));
     memset(kek2, 0x43, sizeof(kek2));
@@ -645,8 +638,7 @@ static void test_cache_kek(void **state)
      * with identical content */
     char *first = read_all(fx.cache, &len);
     assert_int_equal(unlink(fx.cache), 0);
-    rep = load(&ks, &o);
-    sigil_keystore_free(ks);
+    rep = load_free(&o);
     size_t len2;
     char *second = read_all(fx.cache, &len2);
     assert_int_equal(len, len2);
@@ -657,22 +649,18 @@ static void test_cache_kek(void **state)
 
     /* wrong KEK, and a password where a KEK was used: both refused, then rewritten */
     o.cache_kek = kek2;
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 0);
     assert_int_equal(rep.loaded, 3);
-    sigil_keystore_free(ks);
     o.cache_kek = NULL;
     o.cache_password_file = fx.cache_pw;
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 0);
-    sigil_keystore_free(ks);
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 3);
-    sigil_keystore_free(ks);
     o.cache_kek = kek; /* the KEK wins when both are given */
-    rep = load(&ks, &o);
+    rep = load_free(&o);
     assert_int_equal(rep.from_cache, 0);
-    sigil_keystore_free(ks);
 }
 
 int main(void)

@@ -25,19 +25,11 @@
 #define R2      "0x2222222222222222222222222222222222222222222222222222222222222222"
 
 static uint8_t gvr[32], pk1[48], pk2[48], r1[32], r2[32];
-static const char *g_url; /* current store */
-static char *g_tmp;
-static int g_case;
 
 static struct sigil_slashing_db *fresh(void)
 {
     static char url[512];
-    if (strncmp(g_url, "sqlite:", 7) == 0) {
-        snprintf(url, sizeof url, "sqlite:%s/c%d.db", g_tmp, g_case++);
-    } else {
-        assert_true(tsu_pg_reset(g_url));
-        snprintf(url, sizeof url, "%s", g_url);
-    }
+    assert_true(tsu_fresh_url(url, sizeof url, "c"));
     struct sigil_slashing_db *db;
     if (!sigil_is_ok(sigil_slashing_open(&db, url))) {
         fail_msg("open %s: %s", url, sigil_error_detail());
@@ -379,11 +371,11 @@ static void t_prune_atts(void)
 
 static void t_schema_newer(void)
 {
-    if (strncmp(g_url, "sqlite:", 7) != 0) {
+    if (strncmp(tsu_url, "sqlite:", 7) != 0) {
         return;
     }
     char path[512], url[520];
-    snprintf(path, sizeof path, "%s/schema.db", g_tmp);
+    snprintf(path, sizeof path, "%s/schema.db", tsu_tmp);
     snprintf(url, sizeof url, "sqlite:%s", path);
     struct sigil_slashing_db *db;
     OK(sigil_slashing_open(&db, url));
@@ -400,14 +392,14 @@ static int cli(int argc, const char *const *argv) { return sigil_slashing_cli(ar
 
 static void t_cli(void)
 {
-    if (strncmp(g_url, "sqlite:", 7) != 0) {
+    if (strncmp(tsu_url, "sqlite:", 7) != 0) {
         return;
     }
     char file[512], out[512], url[520], bad[512];
-    snprintf(file, sizeof file, "%s/in.json", g_tmp);
-    snprintf(out, sizeof out, "%s/out.json", g_tmp);
-    snprintf(bad, sizeof bad, "%s/bad.json", g_tmp);
-    snprintf(url, sizeof url, "sqlite:%s/cli.db", g_tmp);
+    snprintf(file, sizeof file, "%s/in.json", tsu_tmp);
+    snprintf(out, sizeof out, "%s/out.json", tsu_tmp);
+    snprintf(bad, sizeof bad, "%s/bad.json", tsu_tmp);
+    snprintf(url, sizeof url, "sqlite:%s/cli.db", tsu_tmp);
     FILE *f = fopen(file, "w");
     fputs(DOC_FULL, f);
     fclose(f);
@@ -453,25 +445,13 @@ static void run_all(void)
 static void test_sqlite(void **state)
 {
     (void)state;
-    if (tsu_pg_required()) {
-        skip();
-    }
-    g_tmp = tsu_tmpdir();
-    g_url = "sqlite:";
-    run_all();
-    tsu_rmdir(g_tmp);
-    free(g_tmp);
+    tsu_test_sqlite(run_all);
 }
 
 static void test_postgresql(void **state)
 {
     (void)state;
-    g_url = tsu_pg_url();
-    if (g_url == NULL) {
-        print_message("skipped: no PostgreSQL test cluster\n");
-        skip();
-    }
-    run_all();
+    tsu_test_pg(run_all);
 }
 
 int main(void)

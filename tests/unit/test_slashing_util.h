@@ -3,6 +3,12 @@
 #ifndef SIGIL_TEST_SLASHING_UTIL_H
 #define SIGIL_TEST_SLASHING_UTIL_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +82,50 @@ static inline void tsu_rmdir(const char *d)
     if (system(cmd) != 0) {
         fprintf(stderr, "cannot remove %s\n", d);
     }
+}
+
+/* Where the running test case puts its databases: "sqlite:" (a new file in tsu_tmp each time) or
+ * the PostgreSQL test cluster's URL. Set by tsu_test_sqlite and tsu_test_pg. */
+static const char *tsu_url;
+static char *tsu_tmp;
+static int tsu_case;
+
+/* Writes to URL (N bytes) a fresh database for tsu_url: a new SQLite file tsu_tmp/PREFIX<k>.db,
+ * or the PostgreSQL test database emptied. False when emptying it failed. */
+static inline bool tsu_fresh_url(char *url, size_t n, const char *prefix)
+{
+    if (strncmp(tsu_url, "sqlite:", 7) == 0) {
+        snprintf(url, n, "sqlite:%s/%s%d.db", tsu_tmp, prefix, tsu_case++);
+        return true;
+    }
+    snprintf(url, n, "%s", tsu_url);
+    return tsu_pg_reset(tsu_url);
+}
+
+/* A cmocka test case: BODY against SQLite files in a fresh temporary directory, removed
+ * afterwards; skipped when only the PostgreSQL variant is to run. */
+static inline void tsu_test_sqlite(void (*body)(void))
+{
+    if (tsu_pg_required()) {
+        skip();
+    }
+    tsu_tmp = tsu_tmpdir();
+    tsu_url = "sqlite:";
+    body();
+    tsu_rmdir(tsu_tmp);
+    free(tsu_tmp);
+    tsu_tmp = NULL;
+}
+
+/* A cmocka test case: BODY against the PostgreSQL test cluster; skipped when there is none. */
+static inline void tsu_test_pg(void (*body)(void))
+{
+    tsu_url = tsu_pg_url();
+    if (tsu_url == NULL) {
+        print_message("skipped: no PostgreSQL test cluster\n");
+        skip();
+    }
+    body();
 }
 
 static inline void tsu_hex(uint8_t *out, size_t n, const char *s)

@@ -30,9 +30,6 @@
 
 #define ETH "000000000000000000"
 
-static const char *g_url;
-static char *g_tmp;
-static int g_case;
 static char g_cur[600];
 
 static struct sigil_slashing_db *open_url(const char *url)
@@ -47,12 +44,7 @@ static struct sigil_slashing_db *open_url(const char *url)
 /* A fresh database: a new SQLite file, or the emptied PostgreSQL test database. */
 static struct sigil_slashing_db *fresh(void)
 {
-    if (strncmp(g_url, "sqlite:", 7) == 0) {
-        snprintf(g_cur, sizeof g_cur, "sqlite:%s/l%d.db", g_tmp, g_case++);
-    } else {
-        assert_true(tsu_pg_reset(g_url));
-        snprintf(g_cur, sizeof g_cur, "%s", g_url);
-    }
+    assert_true(tsu_fresh_url(g_cur, sizeof g_cur, "l"));
     return open_url(g_cur);
 }
 
@@ -705,62 +697,53 @@ static void run_all(void)
     t_buckets();
 }
 
-static void test_sqlite(void **state)
+static void race_sqlite(void)
 {
-    (void)state;
-    if (tsu_pg_required()) {
-        skip();
-    }
-    g_tmp = tsu_tmpdir();
-    g_url = "sqlite:";
-    run_all();
-    tsu_rmdir(g_tmp);
-    free(g_tmp);
-}
-
-static void test_sqlite_threads(void **state)
-{
-    (void)state;
-    if (tsu_pg_required()) {
-        skip();
-    }
-    g_tmp = tsu_tmpdir();
-    g_url = "sqlite:";
     for (int round = 0; round < 3; round++) {
         race_threads(20 + round, "1" ETH, "37" ETH, 37, 8, 12, 1); /* one handle */
         race_threads(30 + round, "3" ETH, "37" ETH, 12, 8, 6, 2);  /* two handles on one file */
         race_threads(40 + round, "7", "100", 14, 6, 10, 2);        /* 100 / 7 = 14 */
     }
-    tsu_rmdir(g_tmp);
-    free(g_tmp);
 }
 
-static void test_postgresql(void **state)
+static void run_all_pg(void)
 {
-    (void)state;
-    g_url = tsu_pg_url();
-    if (g_url == NULL) {
-        print_message("skipped: no PostgreSQL test cluster\n");
-        skip();
-    }
     run_all();
     race_threads(50, "1" ETH, "37" ETH, 37, 8, 12, 2);
 }
 
-static void test_postgresql_processes(void **state)
+static void race_pg_processes(void)
 {
-    (void)state;
-    g_url = tsu_pg_url();
-    if (g_url == NULL) {
-        print_message("skipped: no PostgreSQL test cluster\n");
-        skip();
-    }
     for (int round = 0; round < 3; round++) {
         race_processes(60 + round, "1" ETH, "37" ETH, 37, 4, 15);
         race_processes(70 + round, "3" ETH, "37" ETH, 12, 4, 8);
         race_processes(80 + round, "1606938044258990275541962092341162602522202993782792835301376", /* 2^200 */
                        "8034690221294951377709810461705813012611014968913964176506881", 5, 3, 4);   /* 5*2^200+1 */
     }
+}
+
+static void test_sqlite(void **state)
+{
+    (void)state;
+    tsu_test_sqlite(run_all);
+}
+
+static void test_sqlite_threads(void **state)
+{
+    (void)state;
+    tsu_test_sqlite(race_sqlite);
+}
+
+static void test_postgresql(void **state)
+{
+    (void)state;
+    tsu_test_pg(run_all_pg);
+}
+
+static void test_postgresql_processes(void **state)
+{
+    (void)state;
+    tsu_test_pg(race_pg_processes);
 }
 
 int main(void)
