@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/secmem.h"
 #include "eth1/secp256k1.h"
+#include "eth1/tx.h"
 
 #ifndef SIGIL_AUDIT_VERSION
 #define SIGIL_AUDIT_VERSION "unknown"
@@ -129,13 +130,9 @@ static void lw_quantity(struct lw *w, const uint8_t *be)
         lw_str(w, "null");
         return;
     }
-    char h[67];
-    sigil_hex_encode(h, be, 32, 0);
-    const char *d = h;
-    while (*d == '0' && d[1] != '\0') {
-        d++;
-    }
-    lw_fmt(w, "\"0x%s\"", d);
+    char q[67];
+    sigil_eth1_format_quantity(q, be);
+    lw_fmt(w, "\"%s\"", q);
 }
 
 static void utc_now(char out[32])

@@ -482,6 +482,19 @@ sigil_result sigil_eth1_tx_sender(uint8_t addr[20], const struct sigil_eth1_tx *
 
 /* ---- JSON ---- */
 
+void sigil_eth1_format_quantity(char out[67], const uint8_t be[32])
+{
+    char h[65];
+    sigil_hex_encode(h, be, 32, 0);
+    size_t skip = 0;
+    while (skip < 63 && h[skip] == '0') {
+        skip++;
+    }
+    out[0] = '0';
+    out[1] = 'x';
+    memcpy(out + 2, h + skip, 65 - skip); /* with the NUL */
+}
+
 sigil_result sigil_eth1_parse_quantity(sigil_u256 *out, const char *s, const char *field)
 {
     size_t len = strlen(s);

@@ -120,4 +120,7 @@ SIGIL_RESULT sigil_eth1_auth_authority(uint8_t addr[20], const struct sigil_eth1
 /* Parses a hex quantity ("0x0" or 0x without leading zeros) into 32 bytes; detail names field. */
 SIGIL_RESULT sigil_eth1_parse_quantity(sigil_u256 *out, const char *s, const char *field);
 
+/* The inverse: 32 big-endian bytes as a JSON-RPC quantity ("0x0", "0xde0b6b3a7640000"). */
+void sigil_eth1_format_quantity(char out[67], const uint8_t be[32]);
+
 #endif

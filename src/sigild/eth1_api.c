@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,32 +85,6 @@ static void client_info_from(struct client_info *ci, const struct sigil_http_req
     ci->has_fp = fp != NULL;
     if (fp != NULL) {
         memcpy(ci->fp, fp, 32);
-    }
-}
-
-/* Minimal 0x hex quantity of a 32-byte big-endian number. */
-static void quantity_hex(char out[67], const uint8_t be[32])
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t k = 0;
-    out[k++] = '0';
-    out[k++] = 'x';
-    bool started = false;
-    for (size_t i = 0; i < 64; i++) {
-        unsigned nib = (be[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 0xf;
-        if (nib != 0 || started || i == 63) {
-            out[k++] = digits[nib];
-            started = true;
-        }
-    }
-    out[k] = '\0';
-}
-
-static void u64_be(uint8_t out[32], uint64_t v)
-{
-    memset(out, 0, 32);
-    for (int i = 0; i < 8; i++) {
-        out[31 - i] = (uint8_t)(v >> (8 * i));
     }
 }
 
@@ -254,19 +229,16 @@ static sigil_result sign_call(struct sigil_eth1_api *api, struct sigil_rpc_call 
     } else if (c->method == SIGIL_RPC_SIGN_AUTH) {
         SIGIL_GUARD(sigil_eth1_keyring_with_key(api->cfg.keys, c->account, auth_sign_cb, &c->auth));
         char chain[67];
-        char nonce[67];
-        char y[67];
+        char nonce[19];
+        char y[4];
         char r[67];
         char s[67];
         char addr[43];
-        uint8_t tmp[32];
-        quantity_hex(chain, c->auth.chain_id.b);
-        u64_be(tmp, c->auth.nonce);
-        quantity_hex(nonce, tmp);
-        u64_be(tmp, c->auth.sig.y_parity);
-        quantity_hex(y, tmp);
-        quantity_hex(r, c->auth.sig.r);
-        quantity_hex(s, c->auth.sig.s);
+        sigil_eth1_format_quantity(chain, c->auth.chain_id.b);
+        (void)snprintf(nonce, sizeof nonce, "0x%" PRIx64, c->auth.nonce);
+        (void)snprintf(y, sizeof y, "0x%x", (unsigned)c->auth.sig.y_parity);
+        sigil_eth1_format_quantity(r, c->auth.sig.r);
+        sigil_eth1_format_quantity(s, c->auth.sig.s);
         sigil_eip55_encode(addr, c->auth.address);
         *value = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "chainId", chain, "address", addr, "nonce", nonce,
                            "yParity", y, "r", r, "s", s);

@@ -322,12 +322,28 @@ static void test_keystore_hostile(void **state)
     }
 }
 
+/* Quantities round-trip: format gives the canonical form parse_quantity accepts. */
+static void test_quantity_format(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {"0x0", "0x1", "0xde0b6b3a7640000",
+                                        "0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sigil_u256 v;
+        char out[67];
+        assert_true(sigil_is_ok(sigil_eth1_parse_quantity(&v, cases[i], "q")));
+        sigil_eth1_format_quantity(out, v.b);
+        assert_string_equal(out, cases[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rlp_hostile),          cmocka_unit_test(test_tx_json_hostile),
         cmocka_unit_test(test_wrong_chain_and_from), cmocka_unit_test(test_tx_decode_hostile),
         cmocka_unit_test(test_eip712_hostile),       cmocka_unit_test(test_keystore_hostile),
+        cmocka_unit_test(test_quantity_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
