@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "channel/channel.h"
 #include "common/log.h"
 #include "common/secmem.h"
 #include "host/launcher.h"
@@ -129,6 +130,8 @@ int main(int argc, char **argv)
         return sandbox_exec(argc - 2, argv + 2);
     }
     (void)sigil_harden_process();
+    /* before any other jansson use: INIT (KMS credentials) is built in secure memory */
+    sigil_channel_use_secure_json();
     sigil_log_set_component("sigil-host");
     struct sigil_host_config cfg = {0};
     cfg.launch.log_fd = -1;

@@ -191,15 +191,25 @@ sigil_result sigil_frame_read(int fd, uint8_t *type, uint8_t **payload, size_t *
 
 sigil_result sigil_frame_write_json(int fd, uint8_t type, const json_t *obj, int timeout_ms)
 {
-    char *s = json_dumps(obj, JSON_COMPACT);
+    /* Serialised straight into secure memory: json_dumpb writes into the caller's buffer, where
+     * json_dumps grows a heap buffer by copying and would leave unwiped copies of INIT's
+     * credentials behind. Answers such as KEYGEN_OK carry only ciphertext, but one rule for all. */
+    size_t n = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+    if (n == 0) {
+        return sigil_errorf(SIGIL_ERR_NOMEM, "channel: cannot serialise the message");
+    }
+    if (n >= SIGIL_FRAME_MAX) {
+        return sigil_errorf(SIGIL_ERR_TOO_LARGE, "channel: frame of %zu bytes over the %u-byte limit", n + 1,
+                            SIGIL_FRAME_MAX);
+    }
+    char *s = sigil_secure_alloc(n);
     if (s == NULL) {
         return sigil_errorf(SIGIL_ERR_NOMEM, "channel: cannot serialise the message");
     }
-    size_t n = strlen(s);
-    sigil_result r = sigil_frame_write(fd, type, s, n, timeout_ms);
-    /* Answers such as KEYGEN_OK carry only ciphertext, but wipe anyway: one rule for all frames. */
-    sigil_wipe(s, n);
-    free(s);
+    sigil_result r = json_dumpb(obj, s, n, JSON_COMPACT) == n
+                         ? sigil_frame_write(fd, type, s, n, timeout_ms)
+                         : sigil_errorf(SIGIL_ERR_INTERNAL, "channel: the message changed while it was serialised");
+    sigil_secure_free(s);
     return r;
 }
 
@@ -320,6 +330,8 @@ struct sigil_channel {
 };
 
 void sigil_channel_use_secure_json(void) { pthread_once(&ja_once, ja_install); }
+
+void sigil_channel_secret_json(bool on) { ja_secret = on && ja_installed; }
 
 sigil_result sigil_channel_new(struct sigil_channel **out, int fd, const struct sigil_channel_rule *rules,
                                size_t nrules, void *handler_ctx)

@@ -113,6 +113,12 @@ struct sigil_channel_rule { /* NOLINT(clang-analyzer-optin.performance.Padding) 
  * secure memory but parsed into ordinary heap. */
 void sigil_channel_use_secure_json(void);
 
+/* While on, every jansson allocation of the calling thread comes from secure memory and is wiped
+ * when jansson frees it (from any thread): for building a message that carries credentials, such
+ * as INIT. Only after sigil_channel_use_secure_json (else a no-op). Do not call json_dumps in this
+ * mode (its result must be free()d); sigil_frame_write_json is fine. Turn it off again at once. */
+void sigil_channel_secret_json(bool on);
+
 /* Wraps a connected fd (the channel owns it and closes it on free). rules (borrowed, must outlive
  * the channel) is the whole policy: a type absent from it is refused. Errors: SIGIL_ERR_NOMEM,
  * SIGIL_ERR_ARG (an out-of-range type, a type listed twice, a request rule without a handler or

@@ -116,5 +116,9 @@ void sigil_log_fields(enum sigil_log_level level, const char *msg, const struct 
         (void)w2;
     }
     pthread_mutex_unlock(&log_lock);
-    free(line);
+    /* jansson's own free: a line built while the thread is in secret-JSON mode
+     * (sigil_channel_secret_json) lives in secure memory, not on the malloc heap */
+    json_free_t jfree = free;
+    json_get_alloc_funcs(NULL, &jfree);
+    jfree(line);
 }

@@ -174,6 +174,19 @@ void *sigil_secure_alloc(size_t n)
     return p;
 }
 
+char *sigil_secure_strdup(const char *s)
+{
+    if (s == NULL) {
+        return NULL;
+    }
+    size_t n = strlen(s);
+    char *p = sigil_secure_alloc(n + 1);
+    if (p != NULL) {
+        memcpy(p, s, n + 1);
+    }
+    return p;
+}
+
 void sigil_secure_free(void *p)
 {
     if (p == NULL) {

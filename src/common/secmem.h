@@ -18,6 +18,10 @@ void *sigil_secure_alloc(size_t n);
 /* Wipes and frees p (NULL is a no-op). p must come from sigil_secure_alloc. */
 void sigil_secure_free(void *p);
 
+/* A NUL-terminated copy of s in secure memory (free with sigil_secure_free); NULL when s is NULL or
+ * memory is short. For credential strings such as session tokens and database URLs. */
+char *sigil_secure_strdup(const char *s);
+
 /* Returns true when p points into memory owned by the secure allocator. The logger uses this
  * to refuse to print anything that lives in secret memory. */
 bool sigil_secure_owns(const void *p);

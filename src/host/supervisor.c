@@ -343,16 +343,22 @@ static SIGIL_RESULT request(struct sigil_supervisor *s, uint8_t type, json_t *ob
 
 /* ---------------- INIT ---------------- */
 
-static SIGIL_RESULT read_text(json_t *obj, const char *key, const char *path)
+/* secret: a private key, read into secure memory (the JSON copy is secure too: build_init runs in
+ * secret-JSON mode). */
+static SIGIL_RESULT read_text(json_t *obj, const char *key, const char *path, bool secret)
 {
     if (path == NULL) {
         return json_object_set_new(obj, key, json_null()) == 0 ? sigil_ok() : sigil_error(SIGIL_ERR_NOMEM);
     }
     char *t = NULL;
     size_t n = 0;
-    SIGIL_GUARD(sigil_read_file(&t, &n, path, PEM_MAX));
+    SIGIL_GUARD(secret ? sigil_read_file_secure(&t, &n, path, PEM_MAX) : sigil_read_file(&t, &n, path, PEM_MAX));
     int rc = json_object_set_new(obj, key, json_stringn(t, n));
-    free(t);
+    if (secret) {
+        sigil_secure_free(t);
+    } else {
+        free(t);
+    }
     return rc == 0 ? sigil_ok() : sigil_errorf(SIGIL_ERR_PARSE, "%s is not UTF-8 text", path);
 }
 
@@ -448,7 +454,7 @@ static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *s
     json_object_set_new(kms, "endpoint", json_string(c->kms_url));
     json_object_set_new(kms, "region", json_string(c->kms_region != NULL ? c->kms_region : "us-east-1"));
     json_object_set_new(kms, "key_id", json_string(key_id != NULL ? key_id : ""));
-    SIGIL_GUARD_GOTO(read_text(kms, "ca_pem", c->kms_ca));
+    SIGIL_GUARD_GOTO(read_text(kms, "ca_pem", c->kms_ca, false));
     json_object_set_new(kms, "access_key_id", json_string(cr.access_key_id));
     json_object_set_new(kms, "secret_access_key", json_stringn(cr.secret, cr.secret_len));
     json_object_set_new(kms, "session_token", cr.session_token != NULL ? json_string(cr.session_token) : json_null());
@@ -465,14 +471,14 @@ static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *s
         (void)snprintf(p[1], sizeof p[1], "%s/enclave-leaf.key", c->sim_attestation_dir);
         (void)snprintf(p[2], sizeof p[2], "%s/enclave-chain.pem", c->sim_attestation_dir);
         json_object_set_new(att, "mode", json_string("simulated"));
-        SIGIL_GUARD_GOTO(read_text(att, "sim_leaf_cert_pem", p[0]));
-        SIGIL_GUARD_GOTO(read_text(att, "sim_leaf_key_pem", p[1]));
-        SIGIL_GUARD_GOTO(read_text(att, "sim_chain_pem", p[2]));
+        SIGIL_GUARD_GOTO(read_text(att, "sim_leaf_cert_pem", p[0], false));
+        SIGIL_GUARD_GOTO(read_text(att, "sim_leaf_key_pem", p[1], true));
+        SIGIL_GUARD_GOTO(read_text(att, "sim_chain_pem", p[2], false));
     } else {
         json_object_set_new(att, "mode", json_string("nsm"));
     }
-    SIGIL_GUARD_GOTO(read_text(tls, "client_ca_pem", c->client_ca));
-    SIGIL_GUARD_GOTO(read_text(tls, "known_clients", c->known_clients));
+    SIGIL_GUARD_GOTO(read_text(tls, "client_ca_pem", c->client_ca, false));
+    SIGIL_GUARD_GOTO(read_text(tls, "known_clients", c->known_clients, false));
     char dbu[4200];
     if (c->slashing_db_url != NULL) {
         (void)snprintf(dbu, sizeof dbu, "%s", c->slashing_db_url);
@@ -902,7 +908,11 @@ static void one_life(struct sigil_supervisor *s, int *backoff)
         }
         r = sigil_store_open(&st, s->cfg.store_url);
         if (sigil_is_ok(r)) {
+            /* INIT carries the KMS secret: every JSON block of it in secure memory, wiped when
+             * request() drops it (sigil-host's main installs the allocator) */
+            sigil_channel_secret_json(true);
             r = build_init(s, st, &init);
+            sigil_channel_secret_json(false);
         }
         if (!sigil_is_ok(r)) {
             record_error(s, "INIT_FAILED", "artifacts", r);

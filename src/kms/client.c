@@ -346,7 +346,7 @@ static void clear_credentials(struct sigil_kms_client *c)
 {
     free(c->access_key_id);
     sigil_secure_free(c->secret);
-    free(c->session_token);
+    sigil_secure_free(c->session_token);
     c->access_key_id = NULL;
     c->secret = NULL;
     c->session_token = NULL;
@@ -363,11 +363,11 @@ sigil_result sigil_kms_client_set_credentials(struct sigil_kms_client *c, const 
     }
     char *akid = strdup(cr->access_key_id);
     char *secret = sigil_secure_alloc(cr->secret_len);
-    char *token = xstrdup(cr->session_token);
+    char *token = sigil_secure_strdup(cr->session_token);
     if (akid == NULL || secret == NULL || (cr->session_token != NULL && token == NULL)) {
         free(akid);
         sigil_secure_free(secret);
-        free(token);
+        sigil_secure_free(token);
         return sigil_error(SIGIL_ERR_NOMEM);
     }
     memcpy(secret, cr->secret_access_key, cr->secret_len);

@@ -157,7 +157,7 @@ static void init_reset(struct enclave *e)
     SSL_CTX_free(e->tls);
     e->tls = NULL;
     free(e->http_listen);
-    free(e->slashing_db_url);
+    sigil_secure_free(e->slashing_db_url);
     e->http_listen = e->slashing_db_url = NULL;
     sigil_keystore_free(e->ks);
     e->ks = NULL;
@@ -387,7 +387,7 @@ static enum sigil_channel_verdict on_init(struct sigil_channel *ch, const json_t
         goto out;
     }
     e->http_listen = strdup(listen);
-    e->slashing_db_url = strdup(db);
+    e->slashing_db_url = sigil_secure_strdup(db); /* a PostgreSQL URL may carry a password */
     json_int_t exp = json_integer_value(json_object_get(msg, "expected_keys"));
     e->expected_keys = exp > 0 ? (uint64_t)exp : 0;
     v = init_wallet_settings(e, id, svc, json_object_get(msg, "audit"));

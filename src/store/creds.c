@@ -48,8 +48,9 @@ SIGIL_RESULT sigil_aws_creds_load(struct sigil_aws_creds *out, const char *path)
                                                  "and AWS_SECRET_ACCESS_KEY");
         }
         out->access_key_id = strdup(id);
-        out->session_token = tok != NULL && *tok ? strdup(tok) : NULL;
-        SIGIL_ENSURE_GOTO(out->access_key_id != NULL, SIGIL_ERR_NOMEM);
+        out->session_token = tok != NULL && *tok ? sigil_secure_strdup(tok) : NULL;
+        SIGIL_ENSURE_GOTO(out->access_key_id != NULL && (tok == NULL || !*tok || out->session_token != NULL),
+                          SIGIL_ERR_NOMEM);
         SIGIL_GUARD_GOTO(set_secret(out, sec));
         return sigil_ok();
     }
@@ -74,8 +75,8 @@ SIGIL_RESULT sigil_aws_creds_load(struct sigil_aws_creds *out, const char *path)
                 } else if (strcmp(k, "aws_secret_access_key") == 0) {
                     SIGIL_GUARD_GOTO(set_secret(out, v));
                 } else if (strcmp(k, "aws_session_token") == 0 && *v != '\0') {
-                    free(out->session_token);
-                    out->session_token = strdup(v);
+                    sigil_secure_free(out->session_token);
+                    out->session_token = sigil_secure_strdup(v);
                     SIGIL_ENSURE_GOTO(out->session_token != NULL, SIGIL_ERR_NOMEM);
                 }
             }
@@ -100,6 +101,6 @@ void sigil_aws_creds_free(struct sigil_aws_creds *c)
 {
     free(c->access_key_id);
     sigil_secure_free(c->secret);
-    free(c->session_token);
+    sigil_secure_free(c->session_token);
     memset(c, 0, sizeof *c);
 }

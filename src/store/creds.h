@@ -15,7 +15,7 @@ struct sigil_aws_creds {
     char *access_key_id; /* malloc'ed */
     char *secret;        /* secure memory, NUL-terminated */
     size_t secret_len;
-    char *session_token; /* malloc'ed or NULL */
+    char *session_token; /* secure memory, NUL-terminated, or NULL */
 };
 
 /* Reads credentials from path (NULL: the environment). Errors: SIGIL_ERR_IO (unreadable file),

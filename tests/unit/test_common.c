@@ -14,6 +14,17 @@
 #include "common/result.h"
 #include "common/secmem.h"
 
+static void test_secure_strdup(void **state)
+{
+    (void)state;
+    assert_null(sigil_secure_strdup(NULL));
+    char *p = sigil_secure_strdup("postgresql://u:pw@127.0.0.1/db");
+    assert_non_null(p);
+    assert_true(sigil_secure_owns(p));
+    assert_string_equal(p, "postgresql://u:pw@127.0.0.1/db");
+    sigil_secure_free(p);
+}
+
 static void test_secure_alloc(void **state)
 {
     (void)state;
@@ -184,9 +195,13 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_secure_alloc), cmocka_unit_test(test_wipe_and_ct_eq),
-        cmocka_unit_test(test_hex),          cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_json),         cmocka_unit_test(test_log_redacts_secure_memory),
+        cmocka_unit_test(test_secure_alloc),
+        cmocka_unit_test(test_secure_strdup),
+        cmocka_unit_test(test_wipe_and_ct_eq),
+        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_log_redacts_secure_memory),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
