@@ -145,8 +145,11 @@ static void utc_now(char out[32])
         tm.tm_mday = 1;
         ts.tv_nsec = 0;
     }
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+    char date[24];
+    if (strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        date[0] = '\0';
+    }
+    (void)snprintf(out, 32, "%.19s.%03uZ", date, (unsigned)(ts.tv_nsec / 1000000) % 1000u);
 }
 
 /* {"seq":N,"prev":"<hex>","time":"...","type":"<type>" */

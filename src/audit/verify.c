@@ -66,8 +66,9 @@ static void problem(struct verifier *v, uint64_t line, const char *fmt, ...)
     va_end(ap);
     printable(msg, sizeof msg, raw);
     if (v->rep->problems++ == 0) {
-        (void)snprintf(v->rep->first_problem, sizeof v->rep->first_problem, "line %llu: %s", (unsigned long long)line,
-                       msg);
+        /* cut to the report's buffer: the callback below gets the whole message */
+        (void)snprintf(v->rep->first_problem, sizeof v->rep->first_problem, "line %llu: %.200s",
+                       (unsigned long long)line, msg);
     }
     if (v->cb != NULL && v->cb->problem != NULL) {
         v->cb->problem(v->cb->ctx, line, msg);

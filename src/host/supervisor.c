@@ -243,7 +243,7 @@ static SIGIL_RESULT on_audit(struct sigil_supervisor *s, const json_t *j)
     sigil_result r = s->audit.write(s->audit.ctx, json_string_value(jl), json_string_length(jl));
     if (!sigil_is_ok(r)) {
         char msg[512];
-        (void)snprintf(msg, sizeof msg, "storing audit records in %s failed: %s", s->audit_path,
+        (void)snprintf(msg, sizeof msg, "storing audit records in %.200s failed: %.200s", s->audit_path,
                        *sigil_error_detail() ? sigil_error_detail() : sigil_strerror(r.code));
         if (s->audit.close != NULL) {
             s->audit.close(s->audit.ctx);

@@ -27,6 +27,17 @@
 #define GROUP_NAME_MAX        64u
 #define PATH_LEN              160
 
+/* Formats a JSON path for error messages; a path longer than the buffer is cut (it only names the
+ * place of an error). A function rather than snprintf so that gcc's truncation analysis does not
+ * treat the deliberate cut as an error. */
+__attribute__((format(printf, 3, 4))) static void path_fmt(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+}
+
 struct addr_set {
     uint8_t (*v)[20]; /* sorted, unique */
     size_t n;
@@ -314,7 +325,7 @@ static sigil_result addr_list(struct addr_set *out, const json_t *arr, const cha
     out->v = calloc(n ? n : 1, 20);
     SIGIL_ENSURE(out->v != NULL, SIGIL_ERR_NOMEM);
     for (size_t i = 0; i < n; i++) {
-        (void)snprintf(p, sizeof p, "%s[%zu]", path, i);
+        path_fmt(p, sizeof p, "%s[%zu]", path, i);
         SIGIL_GUARD(get_addr(out->v[i], json_array_get(arr, i), p));
     }
     out->n = n;
@@ -342,7 +353,7 @@ static sigil_result parse_groups(struct sigil_policy *p, const json_t *g)
     json_object_foreach((json_t *)g, key, v)
     {
         char path[PATH_LEN];
-        (void)snprintf(path, sizeof path, "groups.%.64s", key);
+        path_fmt(path, sizeof path, "groups.%.64s", key);
         if (!name_ok(key, GROUP_NAME_MAX)) {
             return perr(path, "group names are 1 to 64 characters of A-Z a-z 0-9 _ - .");
         }
@@ -367,7 +378,7 @@ static sigil_result parse_keys(struct sigil_policy *p, struct pol *pol, const js
         SIGIL_ENSURE(pol->keys.v != NULL && pol->groups != NULL, SIGIL_ERR_NOMEM);
         for (size_t i = 0; i < n; i++) {
             const json_t *e = json_array_get(keys, i);
-            (void)snprintf(ep, sizeof ep, "%s[%zu]", path, i);
+            path_fmt(ep, sizeof ep, "%s[%zu]", path, i);
             const char *s = json_string_value(e);
             if (s != NULL && strcmp(s, "*") == 0) {
                 if (pol->star) {
@@ -422,7 +433,7 @@ static sigil_result parse_chains(struct pol *pol, const json_t *arr, const char 
     pol->chains = calloc(n ? n : 1, sizeof *pol->chains);
     SIGIL_ENSURE(pol->chains != NULL, SIGIL_ERR_NOMEM);
     for (size_t i = 0; i < n; i++) {
-        (void)snprintf(ep, sizeof ep, "%s[%zu]", path, i);
+        path_fmt(ep, sizeof ep, "%s[%zu]", path, i);
         SIGIL_GUARD(get_int(&pol->chains[i], json_array_get(arr, i), ep, 1, (uint64_t)INT64_MAX));
     }
     pol->nchains = n;
@@ -443,12 +454,12 @@ static sigil_result parse_to(struct pol *pol, const json_t *to, const char *path
     SIGIL_GUARD(only_members(to, path, members, 2));
     const json_t *allow = json_object_get(to, "allow"), *deny = json_object_get(to, "deny");
     if (allow != NULL) {
-        (void)snprintf(ep, sizeof ep, "%s.allow", path);
+        path_fmt(ep, sizeof ep, "%s.allow", path);
         SIGIL_GUARD(addr_list(&pol->allow, allow, ep, 0, SIGIL_POLICY_MAX_LIST));
         pol->has_allow = true;
     }
     if (deny != NULL) {
-        (void)snprintf(ep, sizeof ep, "%s.deny", path);
+        path_fmt(ep, sizeof ep, "%s.deny", path);
         SIGIL_GUARD(addr_list(&pol->deny, deny, ep, 0, SIGIL_POLICY_MAX_LIST));
     }
     return sigil_ok();
@@ -461,12 +472,12 @@ static sigil_result parse_windows(struct pol *pol, const json_t *arr, const char
     SIGIL_GUARD(want_array(arr, path, 0, SIGIL_POLICY_MAX_WINDOWS));
     for (size_t i = 0; i < json_array_size(arr); i++) {
         const json_t *w = json_array_get(arr, i);
-        (void)snprintf(ep, sizeof ep, "%s[%zu]", path, i);
+        path_fmt(ep, sizeof ep, "%s[%zu]", path, i);
         SIGIL_GUARD(want_object(w, ep));
         SIGIL_GUARD(only_members(w, ep, members, 3));
         const json_t *name = json_object_get(w, "name"), *win = json_object_get(w, "window"),
                      *max = json_object_get(w, "max_wei");
-        (void)snprintf(mp, sizeof mp, "%s.name", ep);
+        path_fmt(mp, sizeof mp, "%s.name", ep);
         if (!json_is_string(name) || !name_ok(json_string_value(name), WINDOW_NAME_MAX)) {
             return perr(mp, "must be 1 to 32 characters of A-Z a-z 0-9 _ - .");
         }
@@ -480,9 +491,9 @@ static sigil_result parse_windows(struct pol *pol, const json_t *arr, const char
         }
         struct sigil_spend_window *sw = &pol->windows[pol->nwindows];
         (void)snprintf(sw->rule, sizeof sw->rule, "spend.%s", json_string_value(name));
-        (void)snprintf(mp, sizeof mp, "%s.window", ep);
+        path_fmt(mp, sizeof mp, "%s.window", ep);
         SIGIL_GUARD(get_window(&sw->window_s, win, mp));
-        (void)snprintf(mp, sizeof mp, "%s.max_wei", ep);
+        path_fmt(mp, sizeof mp, "%s.max_wei", ep);
         pw_t m;
         SIGIL_GUARD(get_amount(&m, max, mp));
         pw_to_be(sw->max_wei.b, m);
@@ -520,7 +531,7 @@ static sigil_result parse_selectors(struct pol *pol, const json_t *obj, const ch
     json_object_foreach((json_t *)obj, key, v)
     {
         struct sel_rule *r = &pol->sel[pol->nsel];
-        (void)snprintf(ep, sizeof ep, "%s[\"%.42s\"]", path, key);
+        path_fmt(ep, sizeof ep, "%s[\"%.42s\"]", path, key);
         if (strcmp(key, "*") == 0) {
             r->any_dest = true;
         } else if (strlen(key) != 42 || !sigil_is_ok(sigil_eip55_parse(r->dest, key))) {
@@ -537,7 +548,7 @@ static sigil_result parse_selectors(struct pol *pol, const json_t *obj, const ch
         SIGIL_ENSURE(r->sels != NULL, SIGIL_ERR_NOMEM);
         pol->nsel++;
         for (size_t i = 0; i < m; i++) {
-            (void)snprintf(sp, sizeof sp, "%s[%zu]", ep, i);
+            path_fmt(sp, sizeof sp, "%s[%zu]", ep, i);
             SIGIL_GUARD(parse_selector(&r->sels[i], json_array_get(v, i), sp));
         }
         r->n = m;
@@ -560,22 +571,22 @@ static sigil_result parse_fees(struct pol *pol, const json_t *obj, const char *p
     SIGIL_GUARD(only_members(obj, path, members, 4));
     const json_t *v;
     if ((v = json_object_get(obj, "max_fee_per_gas_wei")) != NULL) {
-        (void)snprintf(ep, sizeof ep, "%s.max_fee_per_gas_wei", path);
+        path_fmt(ep, sizeof ep, "%s.max_fee_per_gas_wei", path);
         SIGIL_GUARD(get_amount(&pol->max_fee_per_gas, v, ep));
         pol->has_max_fee_per_gas = true;
     }
     if ((v = json_object_get(obj, "max_priority_fee_per_gas_wei")) != NULL) {
-        (void)snprintf(ep, sizeof ep, "%s.max_priority_fee_per_gas_wei", path);
+        path_fmt(ep, sizeof ep, "%s.max_priority_fee_per_gas_wei", path);
         SIGIL_GUARD(get_amount(&pol->max_prio, v, ep));
         pol->has_max_prio = true;
     }
     if ((v = json_object_get(obj, "max_gas")) != NULL) {
-        (void)snprintf(ep, sizeof ep, "%s.max_gas", path);
+        path_fmt(ep, sizeof ep, "%s.max_gas", path);
         SIGIL_GUARD(get_int(&pol->max_gas, v, ep, 1, (uint64_t)INT64_MAX));
         pol->has_max_gas = true;
     }
     if ((v = json_object_get(obj, "max_fee_wei")) != NULL) {
-        (void)snprintf(ep, sizeof ep, "%s.max_fee_wei", path);
+        path_fmt(ep, sizeof ep, "%s.max_fee_wei", path);
         SIGIL_GUARD(get_amount(&pol->max_fee, v, ep));
         pol->has_max_fee = true;
     }
@@ -606,22 +617,22 @@ static sigil_result parse_domains(struct pol *pol, const json_t *arr, const char
         const json_t *e = json_array_get(arr, i), *v;
         struct dom_rule *d = &pol->domains[i];
         pol->ndomains = i + 1;
-        (void)snprintf(ep, sizeof ep, "%s[%zu]", path, i);
+        path_fmt(ep, sizeof ep, "%s[%zu]", path, i);
         SIGIL_GUARD(want_object(e, ep));
         SIGIL_GUARD(only_members(e, ep, members, 5));
         if (json_object_size(e) == 0) {
             return perr(ep, "an empty entry would match every domain (omit eip712_domains instead)");
         }
         if ((v = json_object_get(e, "name")) != NULL) {
-            (void)snprintf(mp, sizeof mp, "%s.name", ep);
+            path_fmt(mp, sizeof mp, "%s.name", ep);
             SIGIL_GUARD(get_domain_string(&d->name, v, mp));
         }
         if ((v = json_object_get(e, "version")) != NULL) {
-            (void)snprintf(mp, sizeof mp, "%s.version", ep);
+            path_fmt(mp, sizeof mp, "%s.version", ep);
             SIGIL_GUARD(get_domain_string(&d->version, v, mp));
         }
         if ((v = json_object_get(e, "chainId")) != NULL) {
-            (void)snprintf(mp, sizeof mp, "%s.chainId", ep);
+            path_fmt(mp, sizeof mp, "%s.chainId", ep);
             if (json_is_integer(v)) {
                 uint64_t c;
                 SIGIL_GUARD(get_int(&c, v, mp, 0, (uint64_t)INT64_MAX));
@@ -632,12 +643,12 @@ static sigil_result parse_domains(struct pol *pol, const json_t *arr, const char
             d->has_chain = true;
         }
         if ((v = json_object_get(e, "verifyingContract")) != NULL) {
-            (void)snprintf(mp, sizeof mp, "%s.verifyingContract", ep);
+            path_fmt(mp, sizeof mp, "%s.verifyingContract", ep);
             SIGIL_GUARD(get_addr(d->vc, v, mp));
             d->has_vc = true;
         }
         if ((v = json_object_get(e, "salt")) != NULL) {
-            (void)snprintf(mp, sizeof mp, "%s.salt", ep);
+            path_fmt(mp, sizeof mp, "%s.salt", ep);
             const char *s = json_string_value(v);
             if (s == NULL || strlen(s) != 66 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') ||
                 !sigil_is_ok(sigil_hex_decode_exact(d->salt, 32, s, 66))) {
@@ -662,18 +673,18 @@ static sigil_result parse_approvals(struct pol *pol, const json_t *obj, const ch
         return perr(path, "needs \"required\" and \"approvers\"");
     }
     if (above != NULL) {
-        (void)snprintf(ep, sizeof ep, "%s.above_wei", path);
+        path_fmt(ep, sizeof ep, "%s.above_wei", path);
         SIGIL_GUARD(get_amount(&pol->above, above, ep));
         pol->has_above = true;
     }
     struct addr_set s = {0};
-    (void)snprintf(ep, sizeof ep, "%s.approvers", path);
+    path_fmt(ep, sizeof ep, "%s.approvers", path);
     sigil_result r = addr_list(&s, appr, ep, 1, SIGIL_POLICY_MAX_APPROVERS);
     pol->approvers = s.v;
     pol->napprovers = s.n;
     SIGIL_GUARD(r);
     uint64_t m;
-    (void)snprintf(ep, sizeof ep, "%s.required", path);
+    path_fmt(ep, sizeof ep, "%s.required", path);
     SIGIL_GUARD(get_int(&m, req, ep, 1, SIGIL_POLICY_MAX_APPROVERS));
     if (m > pol->napprovers) {
         return perr(ep, "requires %llu approvals but lists only %zu approvers", (unsigned long long)m, pol->napprovers);
@@ -691,11 +702,11 @@ static sigil_result parse_policy(struct sigil_policy *p, size_t idx, const json_
         "typed_data",    "eip712_domains", "authorizations", "raw_sign",  "approvals"};
     char path[PATH_LEN], mp[PATH_LEN];
     struct pol *pol = &p->pols[idx];
-    (void)snprintf(path, sizeof path, "policies[%zu]", idx);
+    path_fmt(path, sizeof path, "policies[%zu]", idx);
     SIGIL_GUARD(want_object(o, path));
     SIGIL_GUARD(only_members(o, path, members, sizeof members / sizeof *members));
     const json_t *v = json_object_get(o, "name");
-    (void)snprintf(mp, sizeof mp, "%s.name", path);
+    path_fmt(mp, sizeof mp, "%s.name", path);
     if (!json_is_string(v) || !name_ok(json_string_value(v), SIGIL_POLICY_NAME_LEN - 1)) {
         return perr(mp, "must be 1 to 63 characters of A-Z a-z 0-9 _ - .");
     }
@@ -706,25 +717,25 @@ static sigil_result parse_policy(struct sigil_policy *p, size_t idx, const json_
     }
     (void)snprintf(pol->name, sizeof pol->name, "%s", json_string_value(v));
     if ((v = json_object_get(o, "description")) != NULL && (!json_is_string(v) || json_string_length(v) > 1024)) {
-        (void)snprintf(mp, sizeof mp, "%s.description", path);
+        path_fmt(mp, sizeof mp, "%s.description", path);
         return perr(mp, "must be a string of at most 1024 bytes");
     }
     if ((v = json_object_get(o, "keys")) == NULL) {
         return perr(path, "needs \"keys\" (addresses, \"group:NAME\" or \"*\")");
     }
-    (void)snprintf(mp, sizeof mp, "%s.keys", path);
+    path_fmt(mp, sizeof mp, "%s.keys", path);
     SIGIL_GUARD(parse_keys(p, pol, v, mp, star_owner));
 
 #define MEMBER(key, call)                                                                                              \
     if ((v = json_object_get(o, key)) != NULL) {                                                                       \
-        (void)snprintf(mp, sizeof mp, "%s." key, path);                                                                \
+        path_fmt(mp, sizeof mp, "%s." key, path);                                                                      \
         SIGIL_GUARD(call);                                                                                             \
     }
     MEMBER("chain_ids", parse_chains(pol, v, mp))
     MEMBER("to", parse_to(pol, v, mp))
     MEMBER("contract_creation", get_bool(&pol->contract_creation, v, mp))
     if ((v = json_object_get(o, "max_value_wei")) != NULL) {
-        (void)snprintf(mp, sizeof mp, "%s.max_value_wei", path);
+        path_fmt(mp, sizeof mp, "%s.max_value_wei", path);
         SIGIL_GUARD(get_amount(&pol->max_value, v, mp));
         pol->has_max_value = true;
     }

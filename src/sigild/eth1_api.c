@@ -230,7 +230,7 @@ static sigil_result sign_call(struct sigil_eth1_api *api, struct sigil_rpc_call 
         SIGIL_GUARD(sigil_eth1_keyring_with_key(api->cfg.keys, c->account, auth_sign_cb, &c->auth));
         char chain[67];
         char nonce[19];
-        char y[4];
+        char y[12];
         char r[67];
         char s[67];
         char addr[43];

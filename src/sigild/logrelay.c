@@ -72,7 +72,8 @@ static void *relay_main(void *arg)
         }
         if (obj != NULL) {
             /* A send failure means the channel is gone; the main loop notices and exits. */
-            (void)sigil_channel_send(relay.ch, SIGIL_MSG_LOG, 0, obj);
+            sigil_result sent = sigil_channel_send(relay.ch, SIGIL_MSG_LOG, 0, obj);
+            (void)sent;
             json_decref(obj);
         }
         free(line);

@@ -68,7 +68,8 @@ static void run_checks(const struct sigil_policy *p, const uint8_t h[32])
             memcpy(rq.account, accounts[a], 20);
             memcpy(rq.digest, h, 32);
             struct sigil_policy_decision d;
-            (void)sigil_policy_check(p, &rq, &d);
+            sigil_result checked = sigil_policy_check(p, &rq, &d);
+            (void)checked;
             sigil_u256 amount;
             sigil_policy_spend_amount(p, accounts[a], &tx, &amount);
         }
@@ -80,7 +81,8 @@ static void run_checks(const struct sigil_policy *p, const uint8_t h[32])
                                               .napprovals = h[23] % 3};
             memcpy(rq.account, accounts[a], 20);
             struct sigil_policy_decision d;
-            (void)sigil_policy_check(p, &rq, &d);
+            sigil_result checked = sigil_policy_check(p, &rq, &d);
+            (void)checked;
         }
     }
     json_decref(dom);
