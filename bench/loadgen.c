@@ -10,12 +10,19 @@
  *
  * usage: sigil-loadgen --url https://127.0.0.1:PORT [--connections N] [--seconds S]
  *        [--cert F --key F] [--ca F] [--keys N] [--type attestation|randao|eth1tx] [--threads T]
- *        [--unix PATH] [--to 0xADDRESS]
+ *        [--unix PATH] [--to 0xADDRESS] [--data unique|slot]
  *
  * --type eth1tx: JSON-RPC eth_signTransaction (EIP-1559, chain id 1, 1 wei to --to) from the
  * signer's eth1 accounts (eth_accounts), a fresh nonce per request so every one is a new
  * transaction (and, with a spend window in the policy, a new ledger row). A JSON-RPC error
  * counts as a refusal.
+ *
+ * --data slot (attestations): the attestation data a validator client really sends. Each epoch, every
+ * key is assigned one of the epoch's 32 slots (a fixed shuffle of key and epoch), and all keys of
+ * a slot sign the same AttestationData (the slot's head block; committee index 0, as from Electra
+ * on), so the signer sees each signing root once per attester of that slot. The default, --data
+ * unique, gives every request its own block root: no two requests share a signing root, the
+ * signer's worst case.
  *
  * --unix PATH connects every connection to that unix stream socket instead of HOST:PORT (the URL
  * still gives the scheme and the Host / SNI name): sigild's own listener behind sigil-host, to
@@ -64,6 +71,7 @@ struct cfg {
     double seconds;
     bool randao;
     bool eth1;
+    bool slot_data;
     char to[43];
     int threads;
     const char *unix_path;
@@ -215,15 +223,29 @@ static void next_request(struct lconn *lc)
                       "\"current_version\":\"0x06000000\",\"epoch\":\"411392\"},\"genesis_validators_root\":\"" GVR
                       "\"},\"randao_reveal\":{\"epoch\":\"%llu\"}}",
                       (unsigned long long)lc->epoch);
+    } else if (g.slot_data) {
+        /* committee shuffle stand-in: key k attests in slot (k * A + epoch * B) mod 32 of the epoch */
+        uint64_t slot = lc->epoch * 32 + (((uint64_t)k * 2654435761u + lc->epoch * 40503u) >> 7) % 32;
+        bn =
+            snprintf(body, sizeof body,
+                     "{\"type\":\"ATTESTATION\",\"fork_info\":{\"fork\":{\"previous_version\":\"0x05000000\","
+                     "\"current_version\":\"0x06000000\",\"epoch\":\"411392\"},\"genesis_validators_root\":\"" GVR
+                     "\"},\"attestation\":{\"slot\":\"%llu\",\"index\":\"0\",\"beacon_block_root\":\"0x%064llx\","
+                     "\"source\":{\"epoch\":\"%llu\",\"root\":\"0x%064llx\"},\"target\":{\"epoch\":\"%llu\",\"root\":"
+                     "\"0x%064llx\"}}}",
+                     (unsigned long long)slot, (unsigned long long)slot, (unsigned long long)(lc->epoch - 1),
+                     (unsigned long long)(lc->epoch - 1), (unsigned long long)lc->epoch, (unsigned long long)lc->epoch);
     } else {
+        /* the block root names the key and the connection's turn: no two requests of a run share
+         * a signing root */
         bn = snprintf(body, sizeof body,
                       "{\"type\":\"ATTESTATION\",\"fork_info\":{\"fork\":{\"previous_version\":\"0x05000000\","
                       "\"current_version\":\"0x06000000\",\"epoch\":\"411392\"},\"genesis_validators_root\":\"" GVR
-                      "\"},\"attestation\":{\"slot\":\"%llu\",\"index\":\"0\",\"beacon_block_root\":\"0x%064x\","
+                      "\"},\"attestation\":{\"slot\":\"%llu\",\"index\":\"0\",\"beacon_block_root\":\"0x%064llx\","
                       "\"source\":{\"epoch\":\"%llu\",\"root\":\"0x%064x\"},\"target\":{\"epoch\":\"%llu\",\"root\":"
                       "\"0x%064x\"}}}",
-                      (unsigned long long)(lc->epoch * 32), (unsigned)lc->turn, (unsigned long long)(lc->epoch - 1), 1u,
-                      (unsigned long long)lc->epoch, 2u);
+                      (unsigned long long)(lc->epoch * 32), ((unsigned long long)k << 32) | (unsigned)lc->turn,
+                      (unsigned long long)(lc->epoch - 1), 1u, (unsigned long long)lc->epoch, 2u);
     }
     int hn = snprintf(lc->req, sizeof lc->req,
                       "POST /api/v1/eth2/sign/%s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
@@ -549,12 +571,14 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--type") == 0 && v) {
             g.randao = strcmp(v, "randao") == 0;
             g.eth1 = strcmp(v, "eth1tx") == 0;
+        } else if (strcmp(a, "--data") == 0 && v && (strcmp(v, "unique") == 0 || strcmp(v, "slot") == 0)) {
+            g.slot_data = strcmp(v, "slot") == 0;
         } else if (strcmp(a, "--to") == 0 && v && strlen(v) == 42) {
             snprintf(g.to, sizeof g.to, "%s", v);
         } else {
             fprintf(stderr, "usage: sigil-loadgen --url URL [--connections N] [--seconds S] [--cert F --key F] "
                             "[--ca F] [--keys N] [--type attestation|randao|eth1tx] [--threads T] [--unix PATH] "
-                            "[--to 0xADDRESS]\n");
+                            "[--to 0xADDRESS] [--data unique|slot]\n");
             return 2;
         }
     }
@@ -643,12 +667,12 @@ int main(int argc, char **argv)
                  (double)ru.ru_stime.tv_usec / 1e6 - cpu0;
     printf("{\"type\":\"%s\",\"connections\":%d,\"keys\":%zu,\"seconds\":%.2f,\"signatures\":%llu,"
            "\"signatures_per_second\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"refused\":%llu,\"errors\":%llu,"
-           "\"cpu_seconds\":%.3f}\n",
+           "\"cpu_seconds\":%.3f,\"data\":\"%s\"}\n",
            g.eth1     ? "ETH1_TX"
            : g.randao ? "RANDAO_REVEAL"
                       : "ATTESTATION",
            g.connections, npubkeys, elapsed, (unsigned long long)ok, (double)ok / elapsed, p50, p99,
-           (unsigned long long)refused, (unsigned long long)errors, cpu);
+           (unsigned long long)refused, (unsigned long long)errors, cpu, g.slot_data ? "slot" : "unique");
     free(all);
     free(ws);
     return errors > 0 && ok == 0 ? 1 : 0;

@@ -2,13 +2,12 @@
  * checkpoint digest and JSON string escaping (docs/audit.md). */
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "audit/audit_internal.h"
 #include "common/secmem.h"
+#include "common/sha256.h"
 #include "crypto/keccak.h"
 
-void audit_line_hash(uint8_t out[32], const char *line, size_t len) { SHA256((const unsigned char *)line, len, out); }
+void audit_line_hash(uint8_t out[32], const char *line, size_t len) { sigil_sha256(out, line, len); }
 
 void audit_checkpoint_digest(uint8_t out[32], const uint8_t head[32], uint64_t seq)
 {

@@ -74,6 +74,20 @@ void sigil_bls_sk_to_pk(sigil_bls_pk *out, const sigil_bls_sk *sk);
 /* Sign: sig = sk * hash_to_G2(msg, DST_SIG). Constant-time in sk. */
 void sigil_bls_sign(sigil_bls_sig *out, const sigil_bls_sk *sk, const uint8_t *msg, size_t msg_len);
 
+/* A message already hashed to G2 with DST_SIG (projective coordinates, public data), so that one
+ * message signed by many keys is hashed once: sigil_bls_sign_hashed(sk, sigil_bls_hash_msg(m))
+ * equals sigil_bls_sign(sk, m). Validators of one slot all sign the same attestation data, so a
+ * signer holding many keys signs each such message many times (see keys/msg_cache.h). */
+typedef struct {
+    uint64_t v[36];
+} sigil_bls_msg_point;
+
+/* hash_to_G2(msg, DST_SIG), without the conversion to affine coordinates. */
+void sigil_bls_hash_msg(sigil_bls_msg_point *out, const uint8_t *msg, size_t msg_len);
+
+/* sig = sk * h for h from sigil_bls_hash_msg. Constant-time in sk. */
+void sigil_bls_sign_hashed(sigil_bls_sig *out, const sigil_bls_sk *sk, const sigil_bls_msg_point *h);
+
 /* PopProve: sk * hash_to_G2(compress(pk), DST_POP). */
 void sigil_bls_pop_prove(sigil_bls_sig *out, const sigil_bls_sk *sk);
 

@@ -1,15 +1,16 @@
 #include "eth2/ssz.h"
 
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <string.h>
+
+#include "common/sha256.h"
 
 void sigil_ssz_hash2(uint8_t out[32], const uint8_t a[32], const uint8_t b[32])
 {
     uint8_t buf[64];
     memcpy(buf, a, 32);
     memcpy(buf + 32, b, 32);
-    SHA256(buf, sizeof buf, out);
+    sigil_sha256(out, buf, sizeof buf);
 }
 
 static uint8_t zero_hashes[SIGIL_SSZ_MAX_DEPTH + 1][32];

@@ -65,6 +65,11 @@ SIGIL_RESULT sigil_keystore_set_enabled(struct sigil_keystore *ks, const uint8_t
 SIGIL_RESULT sigil_keystore_sign(struct sigil_keystore *ks, const uint8_t pubkey[48], const uint8_t *msg, size_t len,
                                  uint8_t sig_out[96]);
 
+/* The store hashes 32-byte messages (signing roots) to G2 through a small cache shared by all
+ * keys, so a root that many validators sign (a slot's attestation data) is hashed once
+ * (keys/msg_cache.h). Lookups answered from it and lookups that hashed, since creation. */
+void sigil_keystore_msg_cache_stats(const struct sigil_keystore *ks, uint64_t *hits, uint64_t *misses);
+
 /* Snapshot of all public keys, sorted by pubkey (bytewise). *out is malloc'ed (caller frees;
  * NULL when *n is 0). Errors: SIGIL_ERR_NOMEM. */
 SIGIL_RESULT sigil_keystore_list(const struct sigil_keystore *ks, struct sigil_key_info **out, size_t *n);

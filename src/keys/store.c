@@ -8,6 +8,12 @@
 #include "common/secmem.h"
 #include "keys/internal.h"
 #include "keys/keystore.h"
+#include "keys/msg_cache.h"
+
+/* Message points kept for signing one root with many keys (keys/msg_cache.h). A slot's
+ * attestations, selection proofs and sync-committee messages are a handful of roots at a time;
+ * 1024 entries (about 330 KiB) leave room for many slots and forks in flight. */
+#define MSG_CACHE_ENTRIES 1024
 
 struct entry {
     uint8_t pk[KEYS_PK_LEN];
@@ -20,6 +26,7 @@ struct sigil_keystore {
     pthread_rwlock_t lock;
     struct entry *e; /* sorted by pk, no duplicates */
     size_t n, cap;
+    struct sigil_msg_cache *mc;
 };
 
 /* The lock is state, not contents: readers that take a const store still lock it. */
@@ -50,6 +57,12 @@ sigil_result sigil_keystore_new(struct sigil_keystore **out)
         free(ks);
         return sigil_error(SIGIL_ERR_INTERNAL);
     }
+    sigil_result r = sigil_msg_cache_new(&ks->mc, MSG_CACHE_ENTRIES);
+    if (!sigil_is_ok(r)) {
+        (void)pthread_rwlock_destroy(&ks->lock);
+        free(ks);
+        return r;
+    }
     *out = ks;
     return sigil_ok();
 }
@@ -71,6 +84,7 @@ void sigil_keystore_free(struct sigil_keystore *ks)
         entry_free(&ks->e[i]);
     }
     free(ks->e);
+    sigil_msg_cache_free(ks->mc);
     (void)pthread_rwlock_destroy(&ks->lock);
     free(ks);
 }
@@ -224,6 +238,7 @@ sigil_result sigil_keystore_sign(struct sigil_keystore *ks, const uint8_t pubkey
 {
     SIGIL_ENSURE(ks != NULL && pubkey != NULL && sig_out != NULL && (msg != NULL || len == 0), SIGIL_ERR_ARG);
     sigil_bls_sig sig;
+    sigil_bls_msg_point h;
     /* Signing under the shared lock keeps the secret in place (no copy to wipe) and lets any
      * number of signers run at once; remove waits for them before wiping. */
     rdlock(ks);
@@ -237,11 +252,22 @@ sigil_result sigil_keystore_sign(struct sigil_keystore *ks, const uint8_t pubkey
         unlock(ks);
         return sigil_error(SIGIL_ERR_KEY_DISABLED);
     }
-    sigil_bls_sign(&sig, ks->e[at].sk, msg != NULL ? msg : (const uint8_t *)"", len);
+    /* Signing roots (32 bytes) go through the message-point cache shared by all keys. */
+    if (len == 32) {
+        sigil_msg_cache_hash(ks->mc, &h, msg);
+    } else {
+        sigil_bls_hash_msg(&h, msg != NULL ? msg : (const uint8_t *)"", len);
+    }
+    sigil_bls_sign_hashed(&sig, ks->e[at].sk, &h);
     unlock(ks);
     sigil_declassify(&sig, sizeof(sig)); /* the signature is the published output */
     sigil_bls_sig_compress(sig_out, &sig);
     return sigil_ok();
+}
+
+void sigil_keystore_msg_cache_stats(const struct sigil_keystore *ks, uint64_t *hits, uint64_t *misses)
+{
+    sigil_msg_cache_stats(ks->mc, hits, misses);
 }
 
 sigil_result sigil_keystore_list(const struct sigil_keystore *ks, struct sigil_key_info **out, size_t *n)

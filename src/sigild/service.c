@@ -72,6 +72,7 @@ struct sigil_service {
     struct sigil_gauge *db_commit_us;
     struct sigil_gauge *db_avg_batch;
     struct sigil_gauge *ready_gauge;
+    struct sigil_counter *msg_cache_hits, *msg_cache_misses;
     atomic_bool ready;
     char token[65];
     bool keymanager;
@@ -599,6 +600,15 @@ static void handle_metrics(struct sigil_http_req *req, void *ctx)
     sigil_gauge_set(svc->db_avg_batch, st.avg_batch);
     sigil_gauge_set(svc->keys_loaded, (double)sigil_keystore_count(svc->ks));
     sigil_gauge_set(svc->ready_gauge, atomic_load(&svc->ready) ? 1 : 0);
+    /* The counters follow the store's totals; the API and the metrics listener may both be
+     * scraped at once, so the catch-up is serialised. */
+    static pthread_mutex_t catch_up = PTHREAD_MUTEX_INITIALIZER;
+    uint64_t hits, misses;
+    (void)pthread_mutex_lock(&catch_up);
+    sigil_keystore_msg_cache_stats(svc->ks, &hits, &misses);
+    sigil_counter_add(svc->msg_cache_hits, hits - sigil_counter_value(svc->msg_cache_hits));
+    sigil_counter_add(svc->msg_cache_misses, misses - sigil_counter_value(svc->msg_cache_misses));
+    (void)pthread_mutex_unlock(&catch_up);
     size_t len = 0;
     char *text = sigil_metrics_render(svc->metrics, &len);
     if (text == NULL) {
@@ -1171,6 +1181,11 @@ static void register_metrics(struct sigil_service *svc)
     svc->db_avg_batch = sigil_metrics_gauge(svc->metrics, "sigil_slashing_db_group_commit_size",
                                             "Average records per slashing-protection commit", NULL);
     svc->ready_gauge = sigil_metrics_gauge(svc->metrics, "sigil_ready", "1 when keys are loaded and registered", NULL);
+    svc->msg_cache_hits =
+        sigil_metrics_counter(svc->metrics, "sigil_bls_message_cache_hits_total",
+                              "Signatures whose message was already hashed to the curve for another key", NULL);
+    svc->msg_cache_misses = sigil_metrics_counter(svc->metrics, "sigil_bls_message_cache_misses_total",
+                                                  "Signatures that hashed their message to the curve", NULL);
 }
 
 static void *metrics_thread_main(void *arg)

@@ -155,8 +155,33 @@ try {
   check(res[2]?.status === 404, 'batch item unknown key', res[2]);
   check(res[3]?.status === 400, 'batch item bad request', res[3]);
 
+  // ---- one signing root, many keys (the message-point cache): every key, concurrently and
+  // repeatedly, signs the same RANDAO reveal and the same attestation data; each signature must
+  // equal @chainsafe/blst's over the vector's signing root, whichever key hashed the root first ----
+  const hex = (b) => `0x${Buffer.from(b).toString('hex')}`;
+  const unhex = (s) => Buffer.from(s.slice(2), 'hex');
+  const sameRoot = [];
+  for (let round = 0; round < 3; round++) {
+    for (const sk of extra) {
+      sameRoot.push(sign(hex(sk.toPublicKey().toBytes()), ra.request).then((x) => ({ x, want: hex(sk.sign(unhex(ra.signing_root)).toBytes()) })));
+    }
+    sameRoot.push(sign(PK, ra.request).then((x) => ({ x, want: ra.signature })));
+  }
+  for (const sk of extra) {
+    sameRoot.push(sign(hex(sk.toPublicKey().toBytes()), { ...att.request, signingRoot: att.signing_root })
+      .then((x) => ({ x, want: hex(sk.sign(unhex(att.signing_root)).toBytes()) })));
+  }
+  const sameRes = await Promise.all(sameRoot);
+  check(sameRes.every(({ x, want }) => x.status === 200 && x.json?.signature === want),
+    `one root signed by 3 keys (${sameRes.length} requests) equals blst for every key`,
+    JSON.stringify(sameRes.filter(({ x, want }) => x.json?.signature !== want).map(({ x }) => x.text)));
+
   // ---- metrics ----
   r = await request('GET', '/metrics');
+  const cacheHits = Number((/^sigil_bls_message_cache_hits_total (\d+)/m.exec(r.text) ?? [])[1] ?? 0);
+  const cacheMisses = Number((/^sigil_bls_message_cache_misses_total (\d+)/m.exec(r.text) ?? [])[1] ?? 0);
+  check(cacheHits >= sameRes.length - 2 && cacheMisses > 0, 'metrics count message-cache hits and misses',
+    `hits ${cacheHits} misses ${cacheMisses}`);
   check(r.status === 200 && /sigil_eth2_sign_requests_total\{type="ATTESTATION",status="412"\} [1-9]/.test(r.text), 'metrics count refusals by type/status');
   check(/sigil_keys_loaded 3/.test(r.text), 'metrics keys loaded');
 

@@ -42,6 +42,25 @@ void sigil_bls_sign(sigil_bls_sig *out, const sigil_bls_sk *sk, const uint8_t *m
     sign_with_dst(out, sk, msg, msg_len, SIGIL_BLS_DST_SIG);
 }
 
+_Static_assert(sizeof(g2p) == sizeof(sigil_bls_msg_point), "g2p and sigil_bls_msg_point must share a layout");
+
+void sigil_bls_hash_msg(sigil_bls_msg_point *out, const uint8_t *msg, size_t msg_len)
+{
+    g2p h;
+    hash_to_g2(&h, msg, msg_len, (const uint8_t *)SIGIL_BLS_DST_SIG, strlen(SIGIL_BLS_DST_SIG));
+    memcpy(out, &h, sizeof(h));
+}
+
+void sigil_bls_sign_hashed(sigil_bls_sig *out, const sigil_bls_sk *sk, const sigil_bls_msg_point *h)
+{
+    g2p p, s;
+    g2a a;
+    memcpy(&p, h, sizeof(p));
+    g2_mul_ct(&s, &p, sk->l);
+    g2_to_affine(&a, &s);
+    g2a_to_pub(out, &a);
+}
+
 void sigil_bls_pop_prove(sigil_bls_sig *out, const sigil_bls_sk *sk)
 {
     sigil_bls_pk pk;

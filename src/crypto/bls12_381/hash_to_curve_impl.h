@@ -10,6 +10,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/sha256.h"
+
 /* Every constant below was derived/checked with python3: the SWU parameters A', B', Z are the
  * RFC's (8.8.1 for G1: Z = 11; 8.8.2 for G2: A' = 240u, B' = 1012(1 + u), Z = -(2 + u)),
  * -B'/A' and B'/(Z A') are computed from them, and the isogeny coefficients are RFC 9380
@@ -235,10 +237,10 @@ static bool expand_message_xmd(uint8_t *out, size_t len, const uint8_t *msg, siz
     if (ctx == NULL) {
         return false;
     }
-    const EVP_MD *md = EVP_sha256();
+    const EVP_MD *md = sigil_sha256_md(); /* fetched once: EVP_sha256() is looked up per init */
     if (dst_len > 255) {
         static const char oversize[] = "H2C-OVERSIZE-DST-";
-        if (!EVP_DigestInit_ex(ctx, md, NULL) || !EVP_DigestUpdate(ctx, oversize, sizeof(oversize) - 1) ||
+        if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, oversize, sizeof(oversize) - 1) ||
             !EVP_DigestUpdate(ctx, dst, dst_len) || !EVP_DigestFinal_ex(ctx, dst_hash, NULL)) {
             goto out;
         }
@@ -250,7 +252,7 @@ static bool expand_message_xmd(uint8_t *out, size_t len, const uint8_t *msg, siz
     const uint8_t l_i_b[3] = {(uint8_t)(len >> 8), (uint8_t)len, 0};
     size_t ell = (len + 31) / 32;
     /* b_0 = H(Z_pad || msg || I2OSP(len, 2) || I2OSP(0, 1) || DST_prime) */
-    if (!EVP_DigestInit_ex(ctx, md, NULL) || !EVP_DigestUpdate(ctx, z_pad, sizeof(z_pad)) ||
+    if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, z_pad, sizeof(z_pad)) ||
         (msg_len > 0 && !EVP_DigestUpdate(ctx, msg, msg_len)) || !EVP_DigestUpdate(ctx, l_i_b, 3) ||
         !EVP_DigestUpdate(ctx, dst, dst_len) || !EVP_DigestUpdate(ctx, &dst_len_byte, 1) ||
         !EVP_DigestFinal_ex(ctx, b0, NULL)) {
@@ -262,7 +264,7 @@ static bool expand_message_xmd(uint8_t *out, size_t len, const uint8_t *msg, siz
             tmp[j] = b0[j] ^ (i == 1 ? 0 : bi[j]);
         }
         const uint8_t idx = (uint8_t)i;
-        if (!EVP_DigestInit_ex(ctx, md, NULL) || !EVP_DigestUpdate(ctx, tmp, 32) || !EVP_DigestUpdate(ctx, &idx, 1) ||
+        if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, tmp, 32) || !EVP_DigestUpdate(ctx, &idx, 1) ||
             !EVP_DigestUpdate(ctx, dst, dst_len) || !EVP_DigestUpdate(ctx, &dst_len_byte, 1) ||
             !EVP_DigestFinal_ex(ctx, bi, NULL)) {
             goto out;
