@@ -121,6 +121,8 @@ struct slash_store_ops {
     /* Optional (NULL: callers use run): like run(.., batch=true) without waiting; arg must stay
      * valid until complete has run. close completes every queued request first. */
     void (*submit)(struct slash_store *s, slash_txn_fn fn, void *arg, slash_done_fn complete);
+    /* Optional: the group-commit hint of sigil_slashing_set_incoming. */
+    void (*set_incoming)(struct slash_store *s, const atomic_uint *incoming);
 };
 
 sigil_result slash_sqlite_open(struct slash_store **out, const struct slash_store_ops **ops, const char *path,

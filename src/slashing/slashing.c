@@ -631,6 +631,13 @@ void sigil_slashing_sign_attestation_async(struct sigil_slashing_db *db, const u
 
 bool sigil_slashing_async_native(const struct sigil_slashing_db *db) { return db->ops->submit != NULL; }
 
+void sigil_slashing_set_incoming(struct sigil_slashing_db *db, const atomic_uint *incoming)
+{
+    if (db->ops->set_incoming != NULL) {
+        db->ops->set_incoming(db->store, incoming);
+    }
+}
+
 sigil_result sigil_slashing_sign_block(struct sigil_slashing_db *db, const uint8_t pubkey[48], uint64_t slot,
                                        const uint8_t signing_root[32], const uint8_t gvr[32])
 {

@@ -300,7 +300,7 @@ static void pgs_close(struct slash_store *s)
 }
 
 /* No submit: a pool connection per request already lets callers block in parallel. */
-static const struct slash_store_ops pg_ops = {pgs_run, pgs_close, NULL};
+static const struct slash_store_ops pg_ops = {pgs_run, pgs_close, NULL, NULL};
 
 static sigil_result migrate(struct pg_conn *pc)
 {

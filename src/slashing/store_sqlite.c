@@ -31,6 +31,11 @@
  * latency; the callers that wait are not burning CPU (signing continues meanwhile). */
 #define COMMIT_DELAY_NS 1000000u
 #define COMMIT_TARGET   32u
+/* With the signer's hint (sigil_slashing_set_incoming) the writer knows whether more records are
+ * coming, so it can let a batch gather longer under load without delaying a lone request. */
+#ifndef COMMIT_HINT_DELAY_NS
+#define COMMIT_HINT_DELAY_NS 3000000u
+#endif
 
 struct sq_req {
     slash_txn_fn fn;
@@ -58,8 +63,10 @@ struct slash_store {
     bool urgent;             /* a standalone request is queued: commit without gathering */
     uint64_t head_ns;        /* when the oldest queued request arrived */
     uint64_t last_commit_ns; /* when the previous group finished (writer only) */
-    uint64_t delay_ns;
+    uint64_t delay_ns;       /* gathering bound without a hint */
+    uint64_t hint_delay_ns;  /* gathering bound while the hint says records are coming */
     unsigned target;
+    const atomic_uint *incoming; /* sigil_slashing_set_incoming; NULL: none */
     bool stop;
     struct slash_stats_acc *stats;
 };
@@ -218,15 +225,27 @@ static void run_group(struct slash_store *s, struct sq_req **reqs, size_t n)
     commit_stats(s, t0, n);
 }
 
+/* True when the hint says no record is on its way (s->mu held or not: it is an atomic). */
+static bool none_coming(const struct slash_store *s)
+{
+    return s->incoming != NULL && atomic_load_explicit(s->incoming, memory_order_acquire) == 0;
+}
+
 /* Writer, with s->mu held and a request queued: waits (bounded) for the batch to grow. */
 static void gather(struct slash_store *s)
 {
-    if (s->delay_ns == 0 || !s->head->batch || now_ns() - s->last_commit_ns >= s->delay_ns) {
+    uint64_t delay = s->incoming != NULL ? s->hint_delay_ns : s->delay_ns;
+    if (delay == 0 || !s->head->batch || none_coming(s)) {
         return;
     }
-    uint64_t deadline = s->head_ns + s->delay_ns;
+    /* Without a hint, only a steady stream gathers: a request after a quiet period is committed
+     * at once. With one, the hint says whether more are coming. */
+    if (s->incoming == NULL && now_ns() - s->last_commit_ns >= delay) {
+        return;
+    }
+    uint64_t deadline = s->head_ns + delay;
     struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
-    while (!s->stop && !s->urgent && s->queued < s->target) {
+    while (!s->stop && !s->urgent && s->queued < s->target && !none_coming(s)) {
         if (pthread_cond_timedwait(&s->work, &s->mu, &ts) == ETIMEDOUT) {
             break;
         }
@@ -302,9 +321,10 @@ static bool enqueue(struct slash_store *s, struct sq_req *r)
     s->tail = r;
     s->queued++;
     s->urgent = s->urgent || !r->batch;
-    /* The writer needs a wake-up only to start a batch, or to end a gathering one early: a
-     * signal per request would wake it for nothing while it gathers. */
-    if (was_empty || s->queued == s->target || !r->batch) {
+    /* The writer needs a wake-up only to start a batch, or to end a gathering one early (full,
+     * a standalone request, or the last record that was coming): a signal per request would wake
+     * it for nothing while it gathers. */
+    if (was_empty || s->queued == s->target || !r->batch || none_coming(s)) {
         pthread_cond_signal(&s->work);
     }
     pthread_mutex_unlock(&s->mu);
@@ -368,7 +388,14 @@ static void sq_close(struct slash_store *s)
     free(s);
 }
 
-static const struct slash_store_ops sq_ops = {sq_run, sq_close, sq_submit};
+static void sq_set_incoming(struct slash_store *s, const atomic_uint *incoming)
+{
+    pthread_mutex_lock(&s->mu);
+    s->incoming = incoming;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static const struct slash_store_ops sq_ops = {sq_run, sq_close, sq_submit, sq_set_incoming};
 
 static int version_cb(void *ud, int n, char **vals, char **names)
 {
@@ -448,6 +475,7 @@ sigil_result slash_sqlite_open(struct slash_store **out, const struct slash_stor
     pthread_condattr_destroy(&ca);
     s->stats = stats;
     s->delay_ns = COMMIT_DELAY_NS;
+    s->hint_delay_ns = COMMIT_HINT_DELAY_NS;
     s->target = COMMIT_TARGET;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
