@@ -24,6 +24,7 @@
 #include "host/sandbox.h"
 #include "host/status.h"
 #include "host/supervisor.h"
+#include "keys/keystore.h" /* SIGIL_KEYSTORE_MSG_CACHE_MAX */
 
 static volatile sig_atomic_t g_stop;
 
@@ -44,6 +45,7 @@ static int usage(const char *msg)
         "                  [--sim-attestation-dir DIR] [--client-ca F] [--known-clients F]\n"
         "                  [--listen HOST:PORT] [--status-listen HOST:PORT|unix:PATH] [--data-dir DIR]\n"
         "                  [--slashing-db URL] [--audit-log F] [--audit-ack-timeout-ms MS]\n"
+        "                  [--message-cache-entries N (sigild's, 0 = off)]\n"
         "                  [--eif F --cid N --cpu-count N --memory MIB]\n"
         "                  [--max-conns N] [--idle-timeout-s S] [--status-interval-s S] [--log-level L]\n"
         "       sigil-host sandbox-exec --run-dir DIR [--data-dir DIR] -- PROG [ARGS...]\n",
@@ -139,7 +141,7 @@ int main(int argc, char **argv)
     cfg.launch.memory_mib = 4096;
     const char *listen = "127.0.0.1:9000", *status_listen = "127.0.0.1:9100", *cid = NULL, *cpus = NULL, *mem = NULL,
                *max_conns = NULL, *idle = NULL, *interval = NULL, *log_level = NULL, *seccomp_log = NULL,
-               *audit_ack = NULL;
+               *audit_ack = NULL, *msg_cache = NULL;
     struct {
         const char *name;
         const char **val;
@@ -164,6 +166,7 @@ int main(int argc, char **argv)
         {"slashing-db", &cfg.slashing_db_url, false},
         {"audit-log", &cfg.audit_log, false},
         {"audit-ack-timeout-ms", &audit_ack, false},
+        {"message-cache-entries", &msg_cache, false},
         {"eif", &cfg.launch.eif, false},
         {"cid", &cid, false},
         {"cpu-count", &cpus, false},
@@ -196,10 +199,12 @@ int main(int argc, char **argv)
         !parse_uint(mem, &cfg.launch.memory_mib, 1u << 24) || !parse_uint(max_conns, &mc, 100000) ||
         !parse_uint(idle, &idle_s, 86400) || !parse_uint(interval, &cfg.status_interval_s, 3600) ||
         !parse_uint(audit_ack, &cfg.audit_ack_timeout_ms, 600000) ||
+        !parse_uint(msg_cache, &cfg.message_cache_entries, SIGIL_KEYSTORE_MSG_CACHE_MAX) ||
         (audit_ack != NULL && cfg.audit_ack_timeout_ms < 100)) {
         return usage("a numeric option is out of range");
     }
     cfg.launch.seccomp_log = seccomp_log != NULL;
+    cfg.message_cache_set = msg_cache != NULL;
     if (log_level != NULL) {
         enum sigil_log_level lv = strcmp(log_level, "debug") == 0   ? SIGIL_LOG_DEBUG
                                   : strcmp(log_level, "warn") == 0  ? SIGIL_LOG_WARN

@@ -44,6 +44,7 @@ static void usage(FILE *f)
                 "              [--tls-cert F --tls-key F] [--tls-known-clients F] [--tls-ca F]\n"
                 "              [--metrics-listen HOST:PORT] [--key-cache F --key-cache-password-file F]\n"
                 "              [--keymanager-token-file F] [--client-keys F] [--workers N]\n"
+                "              [--message-cache-entries N]\n"
                 "              [--slashing-prune-keep-epochs N [--slashing-prune-interval-s S]]\n"
                 "              [--log-level debug|info|warn|error]\n"
                 "\n"
@@ -64,7 +65,9 @@ static void usage(FILE *f)
                 "  on first start.\n"
                 "  --slashing-prune-keep-epochs N: keep N epochs of slashing history below each key's newest record\n"
                 "  and prune older records, at start and every S seconds (--slashing-prune-interval-s, default\n"
-                "  3600); 0 (the default) keeps everything.\n",
+                "  3600); 0 (the default) keeps everything.\n"
+                "  --message-cache-entries N: signing roots kept hashed to the curve for the next key that signs\n"
+                "  them (a slot's attesters share one); default 1024, 0 turns the cache off (docs/api.md).\n",
                 f);
 }
 
@@ -239,7 +242,8 @@ int main(int argc, char **argv)
     const char *ks_dir = NULL, *pw_dir = NULL, *db = NULL, *network = NULL, *listen = NULL, *cert = NULL, *key = NULL,
                *known = NULL, *ca = NULL, *metrics = NULL, *cache = NULL, *cache_pw = NULL, *token = NULL,
                *client_keys = NULL, *workers = NULL, *log_level = NULL, *prune_keep = NULL, *prune_interval = NULL,
-               *control = NULL, *eth1_ks_dir = NULL, *eth1_pw_dir = NULL, *policy_file = NULL, *audit_log = NULL;
+               *control = NULL, *eth1_ks_dir = NULL, *eth1_pw_dir = NULL, *policy_file = NULL, *audit_log = NULL,
+               *msg_cache = NULL;
     struct opt opts[] = {
         {"keystores-path", &ks_dir},
         {"keystores-passwords-path", &pw_dir},
@@ -264,6 +268,7 @@ int main(int argc, char **argv)
         {"eth1-keystores-passwords-path", &eth1_pw_dir},
         {"policy-file", &policy_file},
         {"audit-log", &audit_log},
+        {"message-cache-entries", &msg_cache},
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -323,6 +328,12 @@ int main(int argc, char **argv)
     }
     if (cache != NULL && cache_pw == NULL) {
         (void)fputs("sigild: --key-cache needs --key-cache-password-file\n", stderr);
+        return 2;
+    }
+    uint64_t msg_cache_entries = SIGIL_KEYSTORE_MSG_CACHE_DEFAULT;
+    if (msg_cache != NULL &&
+        (!parse_u64(msg_cache, &msg_cache_entries) || msg_cache_entries > SIGIL_KEYSTORE_MSG_CACHE_MAX)) {
+        (void)fprintf(stderr, "sigild: --message-cache-entries must be 0 (off) to %d\n", SIGIL_KEYSTORE_MSG_CACHE_MAX);
         return 2;
     }
     struct sigil_pruner_config prune_cfg = {.keep_epochs = 0, .interval_s = 3600};
@@ -389,6 +400,9 @@ int main(int argc, char **argv)
     }
     struct sigil_keystore *ks = NULL;
     r = sigil_keystore_new(&ks);
+    if (sigil_is_ok(r) && msg_cache_entries != SIGIL_KEYSTORE_MSG_CACHE_DEFAULT) {
+        r = sigil_keystore_set_msg_cache(ks, (size_t)msg_cache_entries);
+    }
     if (!sigil_is_ok(r)) {
         (void)fputs("sigild: out of memory\n", stderr);
         sigil_eth1_keyring_free(cfg.eth1);

@@ -496,6 +496,9 @@ static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *s
     }
     json_object_set_new(svc, "network", json_string(c->network));
     json_object_set_new(svc, "http_listen", json_string(listen));
+    if (c->message_cache_set) {
+        json_object_set_new(svc, "message_cache_entries", json_integer((json_int_t)c->message_cache_entries));
+    }
     if (strncmp(dbu, "postgres", 8) == 0) {
         /* sigild reaches PostgreSQL through its in-sandbox forwarder on 127.0.0.1:5432, relayed by
          * the host's allow-listed outbound proxy. The URL keeps the server's host name (TLS with

@@ -67,7 +67,18 @@ SIGIL_RESULT sigil_keystore_sign(struct sigil_keystore *ks, const uint8_t pubkey
 
 /* The store hashes 32-byte messages (signing roots) to G2 through a small cache shared by all
  * keys, so a root that many validators sign (a slot's attestation data) is hashed once
- * (keys/msg_cache.h). Lookups answered from it and lookups that hashed, since creation. */
+ * (keys/msg_cache.h). A new store has SIGIL_KEYSTORE_MSG_CACHE_DEFAULT entries. */
+#define SIGIL_KEYSTORE_MSG_CACHE_DEFAULT 1024
+#define SIGIL_KEYSTORE_MSG_CACHE_MAX     65536
+
+/* Replaces the cache with an empty one of `entries` entries; 0 turns it off (every signature
+ * hashes its message, and a signing client can no longer tell by timing whether another key
+ * signed the same root). Safe while other threads sign. Errors: SIGIL_ERR_ARG (over
+ * SIGIL_KEYSTORE_MSG_CACHE_MAX), SIGIL_ERR_NOMEM. */
+SIGIL_RESULT sigil_keystore_set_msg_cache(struct sigil_keystore *ks, size_t entries);
+
+/* Lookups answered from the cache and lookups that hashed, since the cache was made (0 and 0
+ * when it is off). */
 void sigil_keystore_msg_cache_stats(const struct sigil_keystore *ks, uint64_t *hits, uint64_t *misses);
 
 /* Snapshot of all public keys, sorted by pubkey (bytewise). *out is malloc'ed (caller frees;

@@ -12,8 +12,8 @@
 
 /* Message points kept for signing one root with many keys (keys/msg_cache.h). A slot's
  * attestations, selection proofs and sync-committee messages are a handful of roots at a time;
- * 1024 entries (about 330 KiB) leave room for many slots and forks in flight. */
-#define MSG_CACHE_ENTRIES 1024
+ * the default 1024 entries (about 330 KiB) leave room for many slots and forks in flight. */
+_Static_assert(SIGIL_KEYSTORE_MSG_CACHE_MAX <= 65536, "keys/msg_cache.h takes at most 65536 entries");
 
 struct entry {
     uint8_t pk[KEYS_PK_LEN];
@@ -57,7 +57,7 @@ sigil_result sigil_keystore_new(struct sigil_keystore **out)
         free(ks);
         return sigil_error(SIGIL_ERR_INTERNAL);
     }
-    sigil_result r = sigil_msg_cache_new(&ks->mc, MSG_CACHE_ENTRIES);
+    sigil_result r = sigil_msg_cache_new(&ks->mc, SIGIL_KEYSTORE_MSG_CACHE_DEFAULT);
     if (!sigil_is_ok(r)) {
         (void)pthread_rwlock_destroy(&ks->lock);
         free(ks);
@@ -253,7 +253,7 @@ sigil_result sigil_keystore_sign(struct sigil_keystore *ks, const uint8_t pubkey
         return sigil_error(SIGIL_ERR_KEY_DISABLED);
     }
     /* Signing roots (32 bytes) go through the message-point cache shared by all keys. */
-    if (len == 32) {
+    if (len == 32 && ks->mc != NULL) {
         sigil_msg_cache_hash(ks->mc, &h, msg);
     } else {
         sigil_bls_hash_msg(&h, msg != NULL ? msg : (const uint8_t *)"", len);
@@ -265,9 +265,29 @@ sigil_result sigil_keystore_sign(struct sigil_keystore *ks, const uint8_t pubkey
     return sigil_ok();
 }
 
+sigil_result sigil_keystore_set_msg_cache(struct sigil_keystore *ks, size_t entries)
+{
+    SIGIL_ENSURE(ks != NULL && entries <= SIGIL_KEYSTORE_MSG_CACHE_MAX, SIGIL_ERR_ARG);
+    struct sigil_msg_cache *mc = NULL;
+    if (entries > 0) {
+        SIGIL_GUARD(sigil_msg_cache_new(&mc, entries));
+    }
+    wrlock(ks); /* signers use the cache under the shared lock */
+    struct sigil_msg_cache *old = ks->mc;
+    ks->mc = mc;
+    unlock(ks);
+    sigil_msg_cache_free(old);
+    return sigil_ok();
+}
+
 void sigil_keystore_msg_cache_stats(const struct sigil_keystore *ks, uint64_t *hits, uint64_t *misses)
 {
-    sigil_msg_cache_stats(ks->mc, hits, misses);
+    *hits = *misses = 0;
+    rdlock(ks);
+    if (ks->mc != NULL) {
+        sigil_msg_cache_stats(ks->mc, hits, misses);
+    }
+    unlock(ks);
 }
 
 sigil_result sigil_keystore_list(const struct sigil_keystore *ks, struct sigil_key_info **out, size_t *n)

@@ -81,6 +81,7 @@ struct enclave {
     struct sigil_network network;
     char *http_listen, *slashing_db_url;
     uint64_t expected_keys;
+    json_int_t msg_cache_entries; /* INIT service.message_cache_entries; -1: the key store's default */
     /* the wallet: owned here until start_service hands them to the service (svc_owns_wallet);
      * the pointers stay valid (borrowed) while the service runs */
     struct sigil_eth1_keyring *eth1;
@@ -386,6 +387,14 @@ static enum sigil_channel_verdict on_init(struct sigil_channel *ch, const json_t
         v = refuse(e, id, "bad_request", "INIT: service.http_listen: %s", detail());
         goto out;
     }
+    json_t *mce = json_object_get(svc, "message_cache_entries");
+    if (mce != NULL && (!json_is_integer(mce) || json_integer_value(mce) < 0 ||
+                        json_integer_value(mce) > SIGIL_KEYSTORE_MSG_CACHE_MAX)) {
+        v = refuse(e, id, "bad_request", "INIT: service.message_cache_entries must be an integer 0..%d",
+                   SIGIL_KEYSTORE_MSG_CACHE_MAX);
+        goto out;
+    }
+    e->msg_cache_entries = mce != NULL ? json_integer_value(mce) : -1;
     e->http_listen = strdup(listen);
     e->slashing_db_url = sigil_secure_strdup(db); /* a PostgreSQL URL may carry a password */
     json_int_t exp = json_integer_value(json_object_get(msg, "expected_keys"));
@@ -483,7 +492,9 @@ static enum sigil_channel_verdict on_init(struct sigil_channel *ch, const json_t
     if (v != SIGIL_CH_DONE) {
         goto out;
     }
-    if (!sigil_is_ok(sigil_keystore_new(&e->ks)) || !sigil_is_ok(sigil_eth1_keyring_new(&e->eth1))) {
+    if (!sigil_is_ok(sigil_keystore_new(&e->ks)) || !sigil_is_ok(sigil_eth1_keyring_new(&e->eth1)) ||
+        (e->msg_cache_entries >= 0 &&
+         !sigil_is_ok(sigil_keystore_set_msg_cache(e->ks, (size_t)e->msg_cache_entries)))) {
         v = refuse(e, id, "internal", "out of memory");
         goto out;
     }

@@ -618,8 +618,10 @@ static void handle_metrics(struct sigil_http_req *req, void *ctx)
     uint64_t hits, misses;
     (void)pthread_mutex_lock(&catch_up);
     sigil_keystore_msg_cache_stats(svc->ks, &hits, &misses);
-    sigil_counter_add(svc->msg_cache_hits, hits - sigil_counter_value(svc->msg_cache_hits));
-    sigil_counter_add(svc->msg_cache_misses, misses - sigil_counter_value(svc->msg_cache_misses));
+    uint64_t h0 = sigil_counter_value(svc->msg_cache_hits), m0 = sigil_counter_value(svc->msg_cache_misses);
+    /* a replaced cache starts counting from 0 again; a counter never goes back */
+    sigil_counter_add(svc->msg_cache_hits, hits > h0 ? hits - h0 : 0);
+    sigil_counter_add(svc->msg_cache_misses, misses > m0 ? misses - m0 : 0);
     (void)pthread_mutex_unlock(&catch_up);
     size_t len = 0;
     char *text = sigil_metrics_render(svc->metrics, &len);

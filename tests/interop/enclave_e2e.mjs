@@ -158,7 +158,8 @@ try {
 
   // ---- 1. boot, sign through the proxy, slashing protection through the proxy ----
   const t0 = Date.now();
-  const main = await startHost('host', STORE, T('attestation'), kmsPort);
+  // the message-point cache is turned off through sigil-host (INIT service.message_cache_entries)
+  const main = await startHost('host', STORE, T('attestation'), kmsPort, ['--message-cache-entries', '0']);
   PORT = main.port;
   const ready = await waitFor(60000, () => status(main.statusPort).json?.state === 'READY');
   report.boot_ms = Date.now() - t0;
@@ -178,6 +179,9 @@ try {
   check(r.status === 200 && verifies(attRoot, keys[1].pk, r.json?.signature), 'ATTESTATION signed; blst verifies', r.text);
   r = await sign(keys[1].pk, { type: 'ATTESTATION', fork_info: forkInfo, attestation: { ...att, beacon_block_root: `0x${'44'.repeat(32)}` } });
   check(r.status === 412 && r.json, 'conflicting ATTESTATION → 412 through the proxy', `${r.status} ${r.text}`);
+  r = await request(PORT, 'GET', '/metrics');
+  check(r.status === 200 && /^sigil_bls_message_cache_hits_total 0$/m.test(r.text) && /^sigil_bls_message_cache_misses_total 0$/m.test(r.text),
+    'sigil-host --message-cache-entries 0 reached sigild: no cache lookups', (r.text.match(/^sigil_bls_message_cache.*$/gm) ?? []).join('; '));
   // in-enclave key generation through sigil-host's API: keys are created inside sigild, only their
   // KMS-envelope ciphertext reaches the host (stored), and the deposit data comes back
   const ddOut = T('keygen-deposit.json');

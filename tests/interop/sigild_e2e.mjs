@@ -4,6 +4,7 @@
 // against the vectors and verified with @chainsafe/blst.
 //
 // env: SIGIL_BIN (build/bin), SIGIL_VECTORS (../shared/vectors)
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -235,7 +236,8 @@ try {
   await stopSigild('SIGKILL');
   await loop;
   check(released.length > 0, 'signatures released before the kill', released.length);
-  await startSigild();
+  // the restart also turns the message-point cache off (checked below)
+  await startSigild(['--message-cache-entries', '0']);
   let lost = 0;
   for (const e of released) {
     const conflicting = { ...att.request, attestation: { ...a, beacon_block_root: `0x${'99'.repeat(32)}`,
@@ -251,6 +253,23 @@ try {
   check(!cache.includes(Buffer.from(vectors.secret_key.slice(2), 'hex')) && !cache.toString('latin1').includes(vectors.secret_key.slice(2)),
     'cache file holds no plaintext key');
   check(!/\b[0-9a-f]{64}\b/.test(sigild.logs.replace(/"(signing_root|root|gvr)[^,]*/g, '')) || !sigild.logs.includes(vectors.secret_key.slice(2)), 'no secret key in logs');
+
+  // ---- message-point cache off: the same root signed by several keys still equals blst, uncounted
+  // (extra[1] was deleted through the keymanager API above) ----
+  const offRes = await Promise.all([...[extra[0], extra[0]].map((sk) => sign(hex(sk.toPublicKey().toBytes()), ra.request)
+    .then((x) => ({ x, want: hex(sk.sign(unhex(ra.signing_root)).toBytes()) }))),
+  sign(PK, ra.request).then((x) => ({ x, want: ra.signature }))]);
+  check(offRes.every(({ x, want }) => x.status === 200 && x.json?.signature === want),
+    'cache off: one root signed by 2 keys, 3 times, equals blst every time', JSON.stringify(offRes.map(({ x }) => x.text)));
+  r = await request('GET', '/metrics');
+  check(/^sigil_bls_message_cache_hits_total 0$/m.test(r.text) && /^sigil_bls_message_cache_misses_total 0$/m.test(r.text),
+    'cache off: no lookups counted', (r.text.match(/^sigil_bls_message_cache.*$/gm) ?? []).join('; '));
+  for (const bad of ['65537', '-1', '12x', '']) {
+    const rr = spawnSync(path.join(BIN, 'sigild'), ['--keystores-path', ksDir, '--keystores-passwords-path', pwDir,
+      '--slashing-db', dbUrl, '--network', 'mainnet', '--http-listen', '127.0.0.1:0', '--message-cache-entries', bad],
+    { encoding: 'utf8' });
+    check(rr.status === 2 && /message-cache-entries/.test(rr.stderr), `sigild refuses --message-cache-entries '${bad}'`, rr.stderr);
+  }
 
   const code = await stopSigild('SIGTERM');
   check(code === 0, 'clean shutdown on SIGTERM', code);

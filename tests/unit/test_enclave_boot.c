@@ -799,6 +799,35 @@ static void test_kms_refusal_then_retry(void **state)
     assert_int_equal(reap(&c), 0);
 }
 
+/* service.message_cache_entries: a bad value is refused by name before any KMS call and INIT can
+ * be retried; 0 (the cache off) is accepted. */
+static void test_init_message_cache_setting(void **state)
+{
+    (void)state;
+    struct child c;
+    spawn(&c);
+    int before = g_decrypts;
+    json_t *bad[] = {json_integer(-1), json_integer(65537), json_string("1024"), json_real(1.5)};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *init = init_msg("mcache.db");
+        json_object_set_new(json_object_get(init, "service"), "message_cache_entries", bad[i]);
+        json_t *a = NULL;
+        assert_int_equal(call(&c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_ERROR);
+        assert_string_equal(json_string_value(json_object_get(a, "code")), "bad_request");
+        assert_non_null(strstr(json_string_value(json_object_get(a, "message")), "message_cache_entries"));
+        json_decref(a);
+    }
+    assert_int_equal(g_decrypts, before);
+    json_t *init = init_msg("mcache.db");
+    json_object_set_new(json_object_get(init, "service"), "message_cache_entries", json_integer(0));
+    json_t *a = NULL;
+    assert_int_equal(call(&c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_INIT_OK);
+    json_decref(a);
+    assert_int_equal(call(&c, SIGIL_MSG_SHUTDOWN, json_pack("{s:i}", "id", 9), &a), SIGIL_MSG_SHUTDOWN_OK);
+    json_decref(a);
+    assert_int_equal(reap(&c), 0);
+}
+
 static void test_wrong_state_closes(void **state)
 {
     (void)state;
@@ -824,11 +853,9 @@ static void test_wrong_state_closes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_boot_sign_keygen_shutdown),
-        cmocka_unit_test(test_kms_refusal_then_retry),
-        cmocka_unit_test(test_wrong_state_closes),
-        cmocka_unit_test(test_audit_chain_across_restart),
-        cmocka_unit_test(test_audit_hostile),
+        cmocka_unit_test(test_boot_sign_keygen_shutdown),        cmocka_unit_test(test_kms_refusal_then_retry),
+        cmocka_unit_test(test_init_message_cache_setting),       cmocka_unit_test(test_wrong_state_closes),
+        cmocka_unit_test(test_audit_chain_across_restart),       cmocka_unit_test(test_audit_hostile),
         cmocka_unit_test(test_audit_unanswered_disables_wallet),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -195,11 +195,88 @@ static void test_keystore_signs_through_cache(void **state)
     sigil_wipe(conc.sk, sizeof conc.sk);
 }
 
+/* Turning the cache off, resizing it and turning it on again while another thread signs: every
+ * signature stays right, and the counts follow the cache in place. */
+static atomic_int resize_stop;
+
+static void *resize_signer(void *arg)
+{
+    (void)arg;
+    for (int round = 0; !atomic_load(&resize_stop) || round < 8; round++) {
+        uint8_t root[32], got[96], want[96];
+        root_of(root, (uint64_t)round % 2, 0x42); /* two roots, signed over and over */
+        int k = round % NKEYS;
+        sigil_bls_sig sig;
+        if (!sigil_is_ok(sigil_keystore_sign(conc.ks, conc.pk[k], root, 32, got))) {
+            atomic_fetch_add(&conc.bad, 1);
+            continue;
+        }
+        sigil_bls_sign(&sig, &conc.sk[k], root, 32);
+        sigil_bls_sig_compress(want, &sig);
+        if (memcmp(got, want, 96) != 0) {
+            atomic_fetch_add(&conc.bad, 1);
+        }
+    }
+    return NULL;
+}
+
+static void test_keystore_cache_off_and_resize(void **state)
+{
+    (void)state;
+    assert_true(sigil_is_ok(sigil_keystore_new(&conc.ks)));
+    for (int i = 0; i < NKEYS; i++) {
+        uint8_t ikm[32];
+        memset(ikm, 0x50 + i, sizeof ikm);
+        assert_true(sigil_is_ok(sigil_bls_keygen(&conc.sk[i], ikm, sizeof ikm, NULL, 0)));
+        sigil_bls_pk pk;
+        sigil_bls_sk_to_pk(&pk, &conc.sk[i]);
+        sigil_bls_pk_compress(conc.pk[i], &pk);
+        assert_true(sigil_is_ok(sigil_keystore_add(conc.ks, &conc.sk[i], conc.pk[i], "k")));
+    }
+    assert_int_equal(sigil_keystore_set_msg_cache(conc.ks, SIGIL_KEYSTORE_MSG_CACHE_MAX + 1).code, SIGIL_ERR_ARG);
+
+    /* off: nothing is counted, signatures are right */
+    assert_true(sigil_is_ok(sigil_keystore_set_msg_cache(conc.ks, 0)));
+    uint8_t root[32], sig1[96], sig2[96];
+    root_of(root, 7, 7);
+    assert_true(sigil_is_ok(sigil_keystore_sign(conc.ks, conc.pk[0], root, 32, sig1)));
+    assert_true(sigil_is_ok(sigil_keystore_sign(conc.ks, conc.pk[0], root, 32, sig2)));
+    assert_memory_equal(sig1, sig2, 96);
+    uint64_t hits, misses;
+    sigil_keystore_msg_cache_stats(conc.ks, &hits, &misses);
+    assert_int_equal(hits, 0);
+    assert_int_equal(misses, 0);
+
+    /* on again (a new, empty cache): a miss, then a hit */
+    assert_true(sigil_is_ok(sigil_keystore_set_msg_cache(conc.ks, 8)));
+    assert_true(sigil_is_ok(sigil_keystore_sign(conc.ks, conc.pk[1], root, 32, sig1)));
+    assert_true(sigil_is_ok(sigil_keystore_sign(conc.ks, conc.pk[1], root, 32, sig2)));
+    assert_memory_equal(sig1, sig2, 96);
+    sigil_keystore_msg_cache_stats(conc.ks, &hits, &misses);
+    assert_int_equal(hits, 1);
+    assert_int_equal(misses, 1);
+
+    /* switched while another thread signs */
+    atomic_store(&conc.bad, 0);
+    atomic_store(&resize_stop, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, resize_signer, NULL), 0);
+    for (int i = 0; i < 12; i++) {
+        assert_true(sigil_is_ok(sigil_keystore_set_msg_cache(conc.ks, (size_t)(i % 3 == 0 ? 0 : 4 << i))));
+    }
+    atomic_store(&resize_stop, 1);
+    pthread_join(t, NULL);
+    assert_int_equal(atomic_load(&conc.bad), 0);
+    sigil_keystore_free(conc.ks);
+    sigil_wipe(conc.sk, sizeof conc.sk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hits_misses_and_eviction),
         cmocka_unit_test(test_keystore_signs_through_cache),
+        cmocka_unit_test(test_keystore_cache_off_and_resize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
