@@ -127,35 +127,41 @@ static void conc_root(uint8_t r[32], int thread, int round)
     }
 }
 
+/* Key k signs root through the store; a failure or a signature that differs from an uncached
+ * sigil_bls_sign is counted in conc.bad. */
+static void sign_and_compare(int k, const uint8_t root[32])
+{
+    uint8_t got[96], want[96];
+    sigil_bls_sig sig;
+    if (!sigil_is_ok(sigil_keystore_sign(conc.ks, conc.pk[k], root, 32, got))) {
+        atomic_fetch_add(&conc.bad, 1);
+        return;
+    }
+    sigil_bls_sign(&sig, &conc.sk[k], root, 32);
+    sigil_bls_sig_compress(want, &sig);
+    if (memcmp(got, want, 96) != 0) {
+        atomic_fetch_add(&conc.bad, 1);
+    }
+}
+
 static void *conc_signer(void *arg)
 {
     int id = *(const int *)arg;
     for (int round = 0; round < ROUNDS; round++) {
         uint8_t root[32];
         conc_root(root, id, round);
-        int k = (id + round) % NKEYS;
-        uint8_t got[96], want[96];
-        sigil_bls_sig sig;
-        if (!sigil_is_ok(sigil_keystore_sign(conc.ks, conc.pk[k], root, 32, got))) {
-            atomic_fetch_add(&conc.bad, 1);
-            continue;
-        }
-        sigil_bls_sign(&sig, &conc.sk[k], root, 32);
-        sigil_bls_sig_compress(want, &sig);
-        if (memcmp(got, want, 96) != 0) {
-            atomic_fetch_add(&conc.bad, 1);
-        }
+        sign_and_compare((id + round) % NKEYS, root);
     }
     return NULL;
 }
 
-static void test_keystore_signs_through_cache(void **state)
+/* A new store in conc with NKEYS keys derived from seed. */
+static void conc_store(uint8_t seed)
 {
-    (void)state;
     assert_true(sigil_is_ok(sigil_keystore_new(&conc.ks)));
     for (int i = 0; i < NKEYS; i++) {
         uint8_t ikm[32];
-        memset(ikm, 0x30 + i, sizeof ikm);
+        memset(ikm, seed + i, sizeof ikm);
         assert_true(sigil_is_ok(sigil_bls_keygen(&conc.sk[i], ikm, sizeof ikm, NULL, 0)));
         sigil_bls_pk pk;
         sigil_bls_sk_to_pk(&pk, &conc.sk[i]);
@@ -163,6 +169,12 @@ static void test_keystore_signs_through_cache(void **state)
         assert_true(sigil_is_ok(sigil_keystore_add(conc.ks, &conc.sk[i], conc.pk[i], "k")));
     }
     atomic_store(&conc.bad, 0);
+}
+
+static void test_keystore_signs_through_cache(void **state)
+{
+    (void)state;
+    conc_store(0x30);
     pthread_t t[NTHREADS];
     static int ids[NTHREADS];
     for (int i = 0; i < NTHREADS; i++) {
@@ -203,19 +215,9 @@ static void *resize_signer(void *arg)
 {
     (void)arg;
     for (int round = 0; !atomic_load(&resize_stop) || round < 8; round++) {
-        uint8_t root[32], got[96], want[96];
+        uint8_t root[32];
         root_of(root, (uint64_t)round % 2, 0x42); /* two roots, signed over and over */
-        int k = round % NKEYS;
-        sigil_bls_sig sig;
-        if (!sigil_is_ok(sigil_keystore_sign(conc.ks, conc.pk[k], root, 32, got))) {
-            atomic_fetch_add(&conc.bad, 1);
-            continue;
-        }
-        sigil_bls_sign(&sig, &conc.sk[k], root, 32);
-        sigil_bls_sig_compress(want, &sig);
-        if (memcmp(got, want, 96) != 0) {
-            atomic_fetch_add(&conc.bad, 1);
-        }
+        sign_and_compare(round % NKEYS, root);
     }
     return NULL;
 }
@@ -223,16 +225,7 @@ static void *resize_signer(void *arg)
 static void test_keystore_cache_off_and_resize(void **state)
 {
     (void)state;
-    assert_true(sigil_is_ok(sigil_keystore_new(&conc.ks)));
-    for (int i = 0; i < NKEYS; i++) {
-        uint8_t ikm[32];
-        memset(ikm, 0x50 + i, sizeof ikm);
-        assert_true(sigil_is_ok(sigil_bls_keygen(&conc.sk[i], ikm, sizeof ikm, NULL, 0)));
-        sigil_bls_pk pk;
-        sigil_bls_sk_to_pk(&pk, &conc.sk[i]);
-        sigil_bls_pk_compress(conc.pk[i], &pk);
-        assert_true(sigil_is_ok(sigil_keystore_add(conc.ks, &conc.sk[i], conc.pk[i], "k")));
-    }
+    conc_store(0x50);
     assert_int_equal(sigil_keystore_set_msg_cache(conc.ks, SIGIL_KEYSTORE_MSG_CACHE_MAX + 1).code, SIGIL_ERR_ARG);
 
     /* off: nothing is counted, signatures are right */
@@ -257,7 +250,6 @@ static void test_keystore_cache_off_and_resize(void **state)
     assert_int_equal(misses, 1);
 
     /* switched while another thread signs */
-    atomic_store(&conc.bad, 0);
     atomic_store(&resize_stop, 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, resize_signer, NULL), 0);
