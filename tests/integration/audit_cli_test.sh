@@ -7,35 +7,8 @@ SIGIL=${SIGIL_BIN:?}/sigil
 WRITER=${AUDIT_WRITER:?}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE DESCRIPTION -- command...
-expect() {
-  local want=$1 desc=$2
-  shift 3
-  local rc
-  LAST_OUT=$("$@" 2>"$TMP/err")
-  rc=$?
-  LAST_ERR=$(cat "$TMP/err")
-  if [[ $rc -ne $want ]]; then
-    bad "$desc: exit $rc, wanted $want (stdout: $LAST_OUT) (stderr: $LAST_ERR)"
-    return
-  fi
-  if [[ $want -eq 1 || $want -eq 2 ]] && [[ -z "$LAST_ERR" || $(printf '%s\n' "$LAST_ERR" | wc -l) -ne 1 ]]; then
-    bad "$desc: exit $want must come with exactly one line on stderr, got: $LAST_ERR"
-    return
-  fi
-  ok
-}
-
-# has DESCRIPTION TEXT: the last stdout contains TEXT
-has() {
-  if grep -qF -- "$2" <<<"$LAST_OUT"; then ok; else bad "$1: output lacks '$2': $LAST_OUT"; fi
-}
+ONE_LINE_CODES="1 2" # the audit CLI also explains an unreadable file in one line
+. "$(dirname "$0")/lib.sh"
 
 LOG=$TMP/audit.log
 ADDR1=$("$WRITER" "$LOG" 20) || bad "writer session 1"
@@ -142,5 +115,4 @@ expect 2 "require without root" -- "$SIGIL" audit verify "$LOG" --require-attest
 expect 2 "unreadable root" -- "$SIGIL" audit verify "$LOG" --attestation-root "$TMP/nope.pem"
 expect 2 "unknown option" -- "$SIGIL" audit verify "$LOG" --frobnicate
 
-echo "audit CLI: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish "audit CLI"

@@ -5,33 +5,7 @@ set -uo pipefail
 SIGIL=${SIGIL_BIN:?}/sigil
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE DESCRIPTION -- command...   (stdin comes from $IN)
-expect() {
-  local want=$1 desc=$2
-  shift 3
-  local out err rc
-  out=$(printf '%s' "${IN:-}" | "$@" 2>"$TMP/err")
-  rc=$?
-  err=$(cat "$TMP/err")
-  if [[ $rc -ne $want ]]; then
-    bad "$desc: exit $rc, wanted $want (stderr: $err)"
-    return
-  fi
-  if [[ $want -eq 2 ]]; then
-    if [[ -z "$err" || $(printf '%s\n' "$err" | wc -l) -ne 1 ]]; then
-      bad "$desc: exit 2 must come with exactly one line on stderr, got: $err"
-      return
-    fi
-  fi
-  LAST_OUT=$out
-  ok
-}
+. "$(dirname "$0")/lib.sh"
 
 SK=0x47b8192d77bf871b62e87859d653922725724a5c031afeabc60bcef5ff665138
 MSG=0x5656565656565656565656565656565656565656565656565656565656565656
@@ -135,5 +109,4 @@ IN= expect 2 "keys new: mnemonic file exists" -- "$SIGIL" keys new --count 1 --n
 # --- secrets never on argv: no option takes a key, seed, mnemonic or password value ---
 "$SIGIL" --help | grep -Eiq -- '--(secret|private|seed|mnemonic|password)[a-z-]* (HEX|WORDS|PASS)' && bad "help advertises a secret on argv" || ok
 
-echo "cli: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish cli

@@ -12,11 +12,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$2"; then ok; else bad "$1"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 if ! curl --help all 2>/dev/null | grep -q -- --aws-sigv4; then
   echo "skipped: curl without --aws-sigv4"
@@ -107,5 +103,4 @@ check "credentials printed only at creation" '[[ $(grep -c aws_secret_access_key
 R=$(kms Decrypt "{\"CiphertextBlob\":\"$BLOB\",\"EncryptionContext\":{\"k\":\"v\"}}")
 check "key survives a restart" '[[ $R == *"\"Plaintext\":\"aGVsbG8=\""* ]]'
 
-echo "kms_test: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish kms_test
