@@ -20,7 +20,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import * as blst from '@chainsafe/blst';
-import { Procs, checker, freePort, jsonRequest, mustRun as run, requireSandbox, sigilBin, sigilStatus, sleep, startPg, tempDir, waitFor } from './lib/harness.mjs';
+import { Procs, checker, freePort, jsonRequest, mustRun as run, requireSandbox, sigilBin, sigilStatus, sleep, startKms, startPg, tempDir, waitFor } from './lib/harness.mjs';
 
 const BIN = sigilBin(['sigil', 'sigil-host', 'sigil-kms', 'sigild']);
 requireSandbox(BIN);
@@ -128,14 +128,8 @@ async function startHost(name, store, attDir, kmsPort, extra = []) {
 
 try {
   // ---- 0. the stack, as scripts/run.sh builds it ----
-  const kmsPort = await freePort();
-  const kms = start('kms', path.join(BIN, 'sigil-kms'), ['--data-dir', T('kms'), '--listen', `127.0.0.1:${kmsPort}`]);
-  const KMS = `https://127.0.0.1:${kmsPort}`;
-  check(await waitFor(20000, () => fs.existsSync(T('kms', 'credentials')) && fs.statSync(T('kms', 'credentials')).size > 0
-    && spawnSync('curl', ['-s', '-o', '/dev/null', '--cacert', T('kms', 'tls-cert.pem'), `${KMS}/`]).status === 0), 'sigil-kms up');
-  const kmsArgs = ['--ca', T('kms', 'tls-cert.pem'), '--credentials', T('kms', 'credentials')];
-  const PCR0 = crypto.createHash('sha384').update(fs.readFileSync(path.join(BIN, 'sigild'))).digest('hex');
-  const keyId = run(SIGIL, ['kms', 'create-key', '--endpoint', KMS, ...kmsArgs, '--bind-pcr0', PCR0, '--description', 'enclave e2e']).trim();
+  const { kms, KMS, kmsArgs, PCR0, keyId, up, port: kmsPort } = await startKms(BIN, procs, tmp, 'enclave e2e');
+  check(up, 'sigil-kms up');
   check(keyId.length > 0, 'KMS key bound to sigild PCR0', keyId);
 
   // keystores made here: the secrets are known to the test

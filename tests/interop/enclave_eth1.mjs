@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { Wallet, Transaction, verifyMessage, encryptKeystoreJsonSync, getAddress, toQuantity } from 'ethers';
-import { Procs, checker, freePort, jsonRequest, mustRun as run, requireSandbox, sigilBin, sigilStatus, tempDir, waitFor } from './lib/harness.mjs';
+import { Procs, checker, freePort, jsonRequest, mustRun as run, requireSandbox, sigilBin, sigilStatus, startKms, tempDir, waitFor } from './lib/harness.mjs';
 
 const BIN = sigilBin(['sigil', 'sigil-host', 'sigil-kms', 'sigild']);
 requireSandbox(BIN);
@@ -49,14 +49,8 @@ const refused = (r, rule) => r.status === 200 && r.error?.code === -32000 && r.e
 const report = {};
 try {
   // ---- 0. the stack ----
-  const kmsPort = await freePort();
-  const kms = start('kms', path.join(BIN, 'sigil-kms'), ['--data-dir', T('kms'), '--listen', `127.0.0.1:${kmsPort}`]);
-  const KMS = `https://127.0.0.1:${kmsPort}`;
-  check(await waitFor(20000, () => fs.existsSync(T('kms', 'credentials')) && fs.statSync(T('kms', 'credentials')).size > 0
-    && spawnSync('curl', ['-s', '-o', '/dev/null', '--cacert', T('kms', 'tls-cert.pem'), `${KMS}/`]).status === 0), 'sigil-kms up');
-  const kmsArgs = ['--ca', T('kms', 'tls-cert.pem'), '--credentials', T('kms', 'credentials')];
-  const PCR0 = crypto.createHash('sha384').update(fs.readFileSync(path.join(BIN, 'sigild'))).digest('hex');
-  const keyId = run(SIGIL, ['kms', 'create-key', '--endpoint', KMS, ...kmsArgs, '--bind-pcr0', PCR0, '--description', 'enclave eth1']).trim();
+  const { kms, KMS, kmsArgs, keyId, up } = await startKms(BIN, procs, tmp, 'enclave eth1');
+  check(up, 'sigil-kms up');
   const STORE = `sqlite:${T('store.db')}`;
   run(SIGIL, ['tls', 'new', '--kms', KMS, '--key-id', keyId, '--store', STORE, ...kmsArgs, '--cn', 'signer.local', '--ip', '127.0.0.1',
     '--days', '30', '--client-ca-out', T('tls')]);

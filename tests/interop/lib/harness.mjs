@@ -143,6 +143,26 @@ export class Procs {
   }
 }
 
+// The enclave tests' KMS: sigil-kms started by procs in DIR/kms (its TLS certificate and
+// credentials appear there on first start) and a KMS key whose policy admits only the sigild
+// binary's measurement (PCR0 = SHA-384 of the file). Returns {kms (the child), KMS (its URL),
+// kmsArgs (the --ca/--credentials options of `sigil`), PCR0, keyId, up (whether it answered)}.
+export async function startKms(bin, procs, dir, description) {
+  const kmsDir = path.join(dir, 'kms');
+  const port = await freePort();
+  const kms = procs.start('kms', path.join(bin, 'sigil-kms'), ['--data-dir', kmsDir, '--listen', `127.0.0.1:${port}`]);
+  const KMS = `https://127.0.0.1:${port}`;
+  const cred = path.join(kmsDir, 'credentials');
+  const cert = path.join(kmsDir, 'tls-cert.pem');
+  const up = await waitFor(20000, () => fs.existsSync(cred) && fs.statSync(cred).size > 0
+    && spawnSync('curl', ['-s', '-o', '/dev/null', '--cacert', cert, `${KMS}/`]).status === 0);
+  const kmsArgs = ['--ca', cert, '--credentials', cred];
+  const PCR0 = crypto.createHash('sha384').update(fs.readFileSync(path.join(bin, 'sigild'))).digest('hex');
+  const keyId = up ? mustRun(path.join(bin, 'sigil'), ['kms', 'create-key', '--endpoint', KMS, ...kmsArgs, '--bind-pcr0', PCR0,
+    '--description', description]).trim() : '';
+  return { kms, KMS, kmsArgs, PCR0, keyId, up, port };
+}
+
 // `sigil status --host http://127.0.0.1:PORT [--json]`.
 export function sigilStatus(bin, statusPort, json = true) {
   const r = spawnSync(path.join(bin, 'sigil'), ['status', '--host', `http://127.0.0.1:${statusPort}`, ...(json ? ['--json'] : [])],
