@@ -104,6 +104,15 @@ struct sigil_audit_verify_opts {
                                          attestation documents against this root (NULL: not
                                          checked; with require_attestation every start fails) */
     bool require_attestation;
+    /* The enclave image(s) allowed to write the log: n_expect_pcr PCR values (48 bytes each) at
+     * indices expect_pcr_index[i] (0..15), e.g. PCR0 of the sigild enclave image. Every start
+     * record's attestation document must carry them; a mismatch is a problem at that start line.
+     * Pinning implies require_attestation (a start without a verified document cannot be from the
+     * pinned image), so it needs attestation_root_pem. Indices outside 0..15 or NULL arrays with
+     * n_expect_pcr > 0 are SIGIL_ERR_ARG before anything is read. */
+    const uint8_t (*expect_pcr)[48];
+    const int *expect_pcr_index;
+    size_t n_expect_pcr;
 };
 
 struct sigil_audit_report {
@@ -114,12 +123,23 @@ struct sigil_audit_report {
 };
 
 /* Checks a whole log. Returns SIGIL_OK when it verified clean (problems == 0); SIGIL_ERR_CRYPTO when
- * a problem was found (rep says what and where); SIGIL_ERR_IO / SIGIL_ERR_TOO_LARGE for the file. */
+ * a problem was found (rep says what and where); SIGIL_ERR_IO / SIGIL_ERR_TOO_LARGE for the file;
+ * SIGIL_ERR_ARG for inconsistent opts (see expect_pcr). */
 SIGIL_RESULT sigil_audit_verify_file(const char *path, const struct sigil_audit_verify_opts *opts,
                                      struct sigil_audit_report *rep);
 
-/* `sigil audit verify FILE [--signer 0xADDR]... [--attestation-root PEM] [--require-attestation] [--json]`.
- * Exit 0 clean, 1 I/O error, 2 bad usage, 3 problems found (each printed with its line). */
+/* The check a log's holder (sigil-host, for AUDIT frames) runs before appending lines it did not
+ * write: len bytes of whole lines, each ending in '\n', each at most SIGIL_AUDIT_MAX_LINE bytes with
+ * its newline, no NUL byte, and each an audit record as the file sink reads it back when it reopens
+ * the log (the same per-line test): one strict JSON object beginning with {"seq":, a non-negative
+ * integer seq, prev of 64 lowercase hex digits, a known type. It does not judge the chain (only the
+ * verifier can). Returns NULL when the lines may be appended (*nlines = their number; nlines may
+ * be NULL), else a sentence saying what is wrong (a static string). */
+const char *sigil_audit_lines_problem(const char *lines, size_t len, uint64_t *nlines);
+
+/* `sigil audit verify FILE [--signer 0xADDR]... [--attestation-root PEM] [--require-attestation]
+ * [--pcr0 HEX] [--json]`. Exit 0 clean, 1 I/O error, 2 bad usage, 3 problems found (each printed with
+ * its line). */
 int sigil_audit_cli(int argc, char **argv);
 
 #endif

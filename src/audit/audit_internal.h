@@ -29,6 +29,19 @@ void audit_checkpoint_digest(uint8_t out[32], const uint8_t head[32], uint64_t s
 /* SHA-256 of a line's exact bytes (without its newline). */
 void audit_line_hash(uint8_t out[32], const char *line, size_t len);
 
+/* Every record line begins with these bytes (the writer puts seq first). The file sink relies on it
+ * to tell a torn record from foreign bytes at the end of a log. */
+#define AUDIT_LINE_PREFIX     "{\"seq\":"
+#define AUDIT_LINE_PREFIX_LEN 7u
+
+/* The one test of "this line is an audit record the file sink can continue from" (docs/audit.md),
+ * shared by the sink's reopen and by sigil_audit_lines_problem: line (len bytes, no newline) is
+ * under SIGIL_AUDIT_MAX_LINE with its newline, holds no NUL, begins with AUDIT_LINE_PREFIX and is one
+ * strict JSON object (no duplicate members) with a non-negative integer seq, prev of 64 lowercase
+ * hex digits and type start/decision/checkpoint/stop. Returns NULL and sets *seq (may be NULL)
+ * when it is, else a static sentence. */
+const char *audit_line_problem(const char *line, size_t len, uint64_t *seq);
+
 /* Appends s as a JSON string (quotes included) to out[*len..cap): control characters, quote and
  * backslash escaped, invalid UTF-8 replaced by U+FFFD, cut to at most budget bytes between the
  * quotes (ending in "..." when cut). NULL is written as null. out must have room for budget + 2
@@ -58,10 +71,25 @@ struct audit_verify_cb {
 };
 
 /* The verifier over a file (streamed, bounded) or a memory buffer (the fuzz harness). Same
- * results as sigil_audit_verify_file; cb may be NULL. */
+ * results as sigil_audit_verify_file; cb may be NULL. Both feed one line splitter (the stream
+ * below), so the harness exercises the code the CLI runs. */
 SIGIL_RESULT audit_verify_file_cb(const char *path, const struct sigil_audit_verify_opts *opts,
                                   const struct audit_verify_cb *cb, struct sigil_audit_report *rep);
 SIGIL_RESULT audit_verify_buffer(const char *buf, size_t len, const struct sigil_audit_verify_opts *opts,
                                  const struct audit_verify_cb *cb, struct sigil_audit_report *rep);
+
+/* The streaming verifier both entry points use: push the log in chunks of any size (a line may span
+ * chunks), then finish. Lines are split on '\n'; a line of SIGIL_AUDIT_MAX_LINE bytes or more is
+ * reported once and skipped without being buffered (at most SIGIL_AUDIT_MAX_LINE bytes are held);
+ * the pushed total is bounded by SIGIL_AUDIT_MAX_FILE. The report is the same however the bytes are
+ * cut into chunks. new: SIGIL_ERR_ARG (opts), SIGIL_ERR_NOMEM. push: SIGIL_ERR_TOO_LARGE (the stream
+ * is then unusable: free it). finish: the verdict as audit_verify_buffer, and frees the stream.
+ * free: drops a stream without a verdict (NULL is fine). */
+struct audit_verify_stream;
+SIGIL_RESULT audit_verify_stream_new(struct audit_verify_stream **out, const struct sigil_audit_verify_opts *opts,
+                                     const struct audit_verify_cb *cb, struct sigil_audit_report *rep);
+SIGIL_RESULT audit_verify_stream_push(struct audit_verify_stream *s, const char *data, size_t len);
+SIGIL_RESULT audit_verify_stream_finish(struct audit_verify_stream *s);
+void audit_verify_stream_free(struct audit_verify_stream *s);
 
 #endif

@@ -309,28 +309,6 @@ static void parse_sign_typed(struct sigil_rpc_call *c, const json_t *params)
     }
 }
 
-static bool quantity_u64(uint64_t *out, const json_t *v, const char *field, struct sigil_rpc_call *c)
-{
-    const char *s = json_string_value(v);
-    sigil_u256 q;
-    if (s == NULL || strlen(s) != json_string_length(v) || !sigil_is_ok(sigil_eth1_parse_quantity(&q, s, field))) {
-        call_error(c, SIGIL_RPC_INVALID_PARAMS, "%s: expected a 0x hex quantity without leading zeros", field);
-        return false;
-    }
-    for (int i = 0; i < 24; i++) {
-        if (q.b[i] != 0) {
-            call_error(c, SIGIL_RPC_INVALID_PARAMS, "%s: exceeds 64 bits", field);
-            return false;
-        }
-    }
-    uint64_t r = 0;
-    for (int i = 24; i < 32; i++) {
-        r = (r << 8) | q.b[i];
-    }
-    *out = r;
-    return true;
-}
-
 static void parse_sign_auth(struct sigil_rpc_call *c, const json_t *params)
 {
     if (json_array_size(params) < 2) {
@@ -345,17 +323,15 @@ static void parse_sign_auth(struct sigil_rpc_call *c, const json_t *params)
         call_error(c, SIGIL_RPC_INVALID_PARAMS, "params[1]: expected {chainId, address, nonce}");
         return;
     }
-    const char *cs = json_string_value(json_object_get(o, "chainId"));
-    if (cs == NULL || !sigil_is_ok(sigil_eth1_parse_quantity(&c->auth.chain_id, cs, "params[1].chainId"))) {
-        call_error(c, SIGIL_RPC_INVALID_PARAMS, "params[1].chainId: expected a 0x hex quantity (0x0 = any chain)");
+    sigil_error_clear();
+    sigil_result r = sigil_eth1_auth_from_json(&c->auth, o, "params[1]");
+    if (!sigil_is_ok(r)) {
+        /* the detail already names the member: "params[1].nonce: quantity exceeds 64 bits" */
+        const char *d = sigil_error_detail();
+        call_error(c, SIGIL_RPC_INVALID_PARAMS, "%s", d[0] != '\0' ? d : "params[1]: invalid authorization");
         return;
     }
-    if (!parse_address(c->auth.address, json_object_get(o, "address"))) {
-        call_error(c, SIGIL_RPC_INVALID_PARAMS, "params[1].address: expected a 0x address of 20 bytes");
-        return;
-    }
-    if (!quantity_u64(&c->auth.nonce, json_object_get(o, "nonce"), "params[1].nonce", c) ||
-        !parse_options(c, params, 2)) {
+    if (!parse_options(c, params, 2)) {
         return;
     }
     sigil_eth1_auth_signing_hash(c->digest, &c->auth);

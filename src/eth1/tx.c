@@ -1,5 +1,6 @@
 #include "eth1/tx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -538,20 +539,28 @@ static sigil_result js_u256(sigil_u256 *out, const json_t *v, const char *field)
     return sigil_eth1_parse_quantity(out, s, field);
 }
 
-static sigil_result js_u64(uint64_t *out, const json_t *v, const char *field)
+bool sigil_eth1_u256_to_u64(uint64_t *out, const sigil_u256 *q)
 {
-    sigil_u256 q;
-    SIGIL_GUARD(js_u256(&q, v, field));
     for (int i = 0; i < 24; i++) {
-        if (q.b[i] != 0) {
-            return sigil_errorf(SIGIL_ERR_PARSE, "%s: quantity exceeds 64 bits", field);
+        if (q->b[i] != 0) {
+            return false;
         }
     }
     uint64_t r = 0;
     for (int i = 24; i < 32; i++) {
-        r = (r << 8) | q.b[i];
+        r = (r << 8) | q->b[i];
     }
     *out = r;
+    return true;
+}
+
+static sigil_result js_u64(uint64_t *out, const json_t *v, const char *field)
+{
+    sigil_u256 q;
+    SIGIL_GUARD(js_u256(&q, v, field));
+    if (!sigil_eth1_u256_to_u64(out, &q)) {
+        return sigil_errorf(SIGIL_ERR_PARSE, "%s: quantity exceeds 64 bits", field);
+    }
     return sigil_ok();
 }
 
@@ -666,6 +675,17 @@ static sigil_result js_blobs(struct sigil_eth1_tx *tx, const json_t *v)
     return sigil_ok();
 }
 
+sigil_result sigil_eth1_auth_from_json(struct sigil_eth1_auth *auth, const json_t *obj, const char *where)
+{
+    char f[96];
+    (void)snprintf(f, sizeof f, "%s.chainId", where);
+    SIGIL_GUARD(js_u256(&auth->chain_id, json_object_get(obj, "chainId"), f));
+    (void)snprintf(f, sizeof f, "%s.address", where);
+    SIGIL_GUARD(js_addr(auth->address, json_object_get(obj, "address"), f));
+    (void)snprintf(f, sizeof f, "%s.nonce", where);
+    return js_u64(&auth->nonce, json_object_get(obj, "nonce"), f);
+}
+
 static sigil_result js_auths(struct sigil_eth1_tx *tx, const json_t *v)
 {
     if (!json_is_array(v)) {
@@ -693,9 +713,7 @@ static sigil_result js_auths(struct sigil_eth1_tx *tx, const json_t *v)
         uint64_t y;
         sigil_u256 r;
         sigil_u256 s;
-        SIGIL_GUARD(js_u256(&a->chain_id, json_object_get(e, "chainId"), "authorizationList.chainId"));
-        SIGIL_GUARD(js_addr(a->address, json_object_get(e, "address"), "authorizationList.address"));
-        SIGIL_GUARD(js_u64(&a->nonce, json_object_get(e, "nonce"), "authorizationList.nonce"));
+        SIGIL_GUARD(sigil_eth1_auth_from_json(a, e, "authorizationList"));
         SIGIL_GUARD(js_u64(&y, json_object_get(e, "yParity"), "authorizationList.yParity"));
         SIGIL_GUARD(js_u256(&r, json_object_get(e, "r"), "authorizationList.r"));
         SIGIL_GUARD(js_u256(&s, json_object_get(e, "s"), "authorizationList.s"));

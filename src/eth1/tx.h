@@ -117,6 +117,17 @@ SIGIL_RESULT sigil_eth1_auth_sign(struct sigil_eth1_auth *auth, const sigil_secp
 /* Recovers the authority (signer) of an authorization tuple. */
 SIGIL_RESULT sigil_eth1_auth_authority(uint8_t addr[20], const struct sigil_eth1_auth *auth);
 
+/* Parses the chainId, address and nonce members of an EIP-7702 authorization object, the same way
+ * for transactions and sigil_signAuthorization: JSON strings without NUL characters, hex
+ * quantities as sigil_eth1_parse_quantity (chainId up to 256 bits, 0x0 = any chain; nonce up to
+ * 64 bits), an EIP-55 or single-case address. Other members (and whether there are any) are the
+ * caller's to check; auth->sig is not touched. where prefixes the member in error details
+ * ("authorizationList" -> "authorizationList.nonce: ..."). Errors: SIGIL_ERR_PARSE. */
+SIGIL_RESULT sigil_eth1_auth_from_json(struct sigil_eth1_auth *auth, const json_t *obj, const char *where);
+
+/* *out = q when q fits in 64 bits (returns true); otherwise returns false and leaves *out. */
+bool sigil_eth1_u256_to_u64(uint64_t *out, const sigil_u256 *q);
+
 /* Parses a hex quantity ("0x0" or 0x without leading zeros) into 32 bytes; detail names field. */
 SIGIL_RESULT sigil_eth1_parse_quantity(sigil_u256 *out, const char *s, const char *field);
 

@@ -617,6 +617,8 @@ static sigil_result open_audit(struct enclave *e)
     return sigil_audit_open(&e->audit, &ac);
 }
 
+static void stop_service(struct enclave *e);
+
 static sigil_result start_service(struct enclave *e)
 {
     struct sigil_service_config cfg;
@@ -653,9 +655,8 @@ static sigil_result start_service(struct enclave *e)
         return sr;
     }
     if (pthread_create(&e->svc_thread, NULL, service_thread, e) != 0) {
-        sigil_service_free(e->svc); /* takes the key store with it */
-        e->svc = NULL;
-        e->ks = NULL;
+        stop_service(e); /* frees the service with the key store and the wallet, and forgets them all */
+        e->wallet_disabled = true;
         return sigil_errorf(SIGIL_ERR_INTERNAL, "cannot start the service thread");
     }
     e->svc_running = true;
@@ -905,8 +906,9 @@ static enum sigil_channel_verdict on_shutdown(struct sigil_channel *ch, const js
 }
 
 /* KEYGEN for the wallet: secp256k1 keys from the OS CSPRNG, each audited, sealed under the data key
- * (AAD "sigil-key-v1" || "eth1" || address) and added to the running ring. Only the address and the
- * envelope leave. */
+ * (AAD "sigil-key-v1" || "eth1" || address). Only the address and the envelope leave. The keys join
+ * the running ring only once the whole batch has gone out in KEYGEN_OK: a key whose envelope the host
+ * never received would sign until the next restart and then be gone, with whatever it holds. */
 static enum sigil_channel_verdict keygen_eth1(struct enclave *e, struct sigil_channel *ch, int64_t id, size_t count,
                                               const struct data_key *dk)
 {
@@ -918,9 +920,10 @@ static enum sigil_channel_verdict keygen_eth1(struct enclave *e, struct sigil_ch
     }
     uint8_t *skb = sigil_secure_alloc(SIGIL_SECP256K1_SK_LEN);
     json_t *out = json_array();
+    sigil_secp256k1_sk *made_sk[MAX_KEYGEN] = {0};
     size_t made = 0;
     enum sigil_channel_verdict v = SIGIL_CH_DONE;
-    if (skb == NULL || out == NULL) {
+    if (skb == NULL || out == NULL || count > MAX_KEYGEN) {
         v = refuse(e, id, "internal", "out of memory");
         goto out;
     }
@@ -946,24 +949,36 @@ static enum sigil_channel_verdict keygen_eth1(struct enclave *e, struct sigil_ch
                        "sealing or auditing a generated key failed: %s", detail());
             goto out;
         }
-        uint8_t got[20];
-        r = sigil_eth1_keyring_add(e->eth1, sk, got); /* takes sk */
-        if (!sigil_is_ok(r)) {
-            v = refuse(e, id, "internal", "adding a generated key to the ring failed: %s", sigil_strerror(r.code));
-            goto out;
-        }
+        made_sk[made] = sk;
         char hex[2 * 20 + 3], b64[2 * sizeof ct];
         sigil_hex_encode(hex, addr, sizeof addr, 1);
         sigil_base64_encode(b64, ct, ctn);
         json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "address", hex, "chain", "eth1", "data_key",
                                              dk->id, "ciphertext", b64));
     }
-    SIGIL_LOG_INFO("eth1 keys generated", SIGIL_LOG_UINT("count", made));
     json_t *o = json_pack("{s:O}", "keys", out);
     sigil_result r = o != NULL ? sigil_channel_send(ch, SIGIL_MSG_KEYGEN_OK, id, o) : sigil_error(SIGIL_ERR_NOMEM);
     json_decref(o);
     v = sigil_is_ok(r) ? SIGIL_CH_DONE : SIGIL_CH_CLOSE;
+    if (v == SIGIL_CH_DONE) {
+        size_t added = 0;
+        for (size_t i = 0; i < made; i++) {
+            uint8_t got[20];
+            sigil_result ar = sigil_eth1_keyring_add(e->eth1, made_sk[i], got); /* takes the key */
+            made_sk[i] = NULL;
+            if (sigil_is_ok(ar)) {
+                added++;
+            } else { /* stored by the host: it comes back with the next start's KEYS_PAGE */
+                SIGIL_LOG_ERROR("a generated key could not join the ring until the next start",
+                                SIGIL_LOG_STR("error", sigil_strerror(ar.code)));
+            }
+        }
+        SIGIL_LOG_INFO("eth1 keys generated", SIGIL_LOG_UINT("count", made), SIGIL_LOG_UINT("in_ring", added));
+    }
 out:
+    for (size_t i = 0; i < made; i++) {
+        sigil_secp256k1_sk_free(made_sk[i]); /* NULL once in the ring */
+    }
     sigil_secure_free(skb);
     json_decref(out);
     return v;
@@ -1047,6 +1062,13 @@ static enum sigil_channel_verdict on_keygen(struct sigil_channel *ch, const json
     json_decref(o);
     v = sigil_is_ok(r) ? SIGIL_CH_DONE : SIGIL_CH_CLOSE;
 out:
+    if (v != SIGIL_CH_DONE) {
+        /* The batch did not reach the host: its keys would sign until the next start and then be
+         * gone, so none of them stays. (Registered slashing rows without a key are harmless.) */
+        for (size_t i = 0; i < made; i++) {
+            (void)sigil_keystore_remove(e->ks, pks[i]);
+        }
+    }
     sigil_secure_free(s);
     json_decref(out);
     free(pks);

@@ -163,14 +163,8 @@ static sigil_result audit(struct sigil_eth1_api *api, const struct client_info *
         ev.to = c->tx.has_to ? c->tx.to : NULL;
         ev.value_be = c->tx.value.b;
     } else if (c->method == SIGIL_RPC_SIGN_AUTH) {
-        bool fits = true;
-        uint64_t id = 0;
-        for (int i = 0; i < 32; i++) {
-            fits = fits && (i >= 24 || c->auth.chain_id.b[i] == 0);
-            id = i >= 24 ? (id << 8) | c->auth.chain_id.b[i] : id;
-        }
-        ev.has_chain_id = fits;
-        ev.chain_id = id;
+        /* a chain id over 64 bits is recorded as absent rather than truncated */
+        ev.has_chain_id = sigil_eth1_u256_to_u64(&ev.chain_id, &c->auth.chain_id);
         ev.to = c->auth.address;
     }
     return sigil_audit_record(api->cfg.audit, &ev);

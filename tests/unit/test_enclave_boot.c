@@ -223,6 +223,7 @@ static enum audit_mode g_audit_mode = AUDIT_STORE;
 static char g_audit_path[128];  /* where AUDIT_STORE appends */
 static unsigned g_audit_frames; /* AUDIT frames seen */
 static json_int_t g_audit_last_id;
+static unsigned g_audit_refuse_after; /* AUDIT_STORE: refuse every frame after this many (0: never) */
 
 /* Like sigil-host: appends the lines, then answers AUDIT_OK (or not, or ERROR). */
 static void serve_audit(struct child *c, const uint8_t *p, size_t n)
@@ -237,7 +238,11 @@ static void serve_audit(struct child *c, const uint8_t *p, size_t n)
     assert_true(tl > 0 && t[tl - 1] == '\n');
     g_audit_frames++;
     g_audit_last_id = id;
-    if (g_audit_mode == AUDIT_STORE) {
+    enum audit_mode mode = g_audit_mode;
+    if (mode == AUDIT_STORE && g_audit_refuse_after != 0 && g_audit_frames > g_audit_refuse_after) {
+        mode = AUDIT_REFUSE;
+    }
+    if (mode == AUDIT_STORE) {
         FILE *f = fopen(g_audit_path, "a");
         assert_non_null(f);
         assert_int_equal(fwrite(t, 1, tl, f), tl);
@@ -245,7 +250,7 @@ static void serve_audit(struct child *c, const uint8_t *p, size_t n)
         json_t *ok = json_pack("{s:I}", "id", id);
         assert_true(sigil_is_ok(sigil_frame_write_json(c->fd, SIGIL_MSG_AUDIT_OK, ok, 5000)));
         json_decref(ok);
-    } else if (g_audit_mode == AUDIT_REFUSE) {
+    } else if (mode == AUDIT_REFUSE) {
         json_t *e = json_pack("{s:I, s:s, s:s}", "id", id, "code", "audit_io", "message", "disk full");
         assert_true(sigil_is_ok(sigil_frame_write_json(c->fd, SIGIL_MSG_ERROR, e, 5000)));
         json_decref(e);
@@ -765,6 +770,40 @@ static void test_audit_unanswered_disables_wallet(void **state)
     }
 }
 
+/* An eth1 KEYGEN that fails part-way (the host refuses the second key's audit record) answers
+ * ERROR and leaves no generated key in the ring: the host never got their envelopes, so such a key
+ * would sign until the next start and then be gone. */
+static void test_keygen_failure_keeps_no_key(void **state)
+{
+    (void)state;
+    fresh_audit("audit-keygen-fail.jsonl");
+    struct child c;
+    json_t *a = NULL;
+    spawn(&c);
+    json_t *init = init_msg("keygen-fail.db");
+    json_object_set_new(init, "audit",
+                        json_pack("{s:i, s:s, s:i}", "next_seq", 0, "prev_hash",
+                                  "0000000000000000000000000000000000000000000000000000000000000000", "ack_timeout_ms",
+                                  2000));
+    assert_int_equal(call(&c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_INIT_OK);
+    json_decref(a);
+    char e1[43];
+    json_t *page = json_pack("{s:i, s:[o], s:b}", "id", 2, "keys", eth1_entry(0, e1), "last", 1);
+    assert_int_equal(call(&c, SIGIL_MSG_KEYS_PAGE, page, &a), SIGIL_MSG_KEYS_ACK);
+    assert_string_equal(json_string_value(json_object_get(a, "state")), "READY");
+    json_decref(a);
+    g_audit_refuse_after = g_audit_frames + 1; /* the first generated key's record is stored */
+    json_t *kg = json_pack("{s:i, s:i, s:s, s:s}", "id", 3, "count", 2, "chain", "eth1", "data_key", "dk-1");
+    assert_int_equal(call(&c, SIGIL_MSG_KEYGEN, kg, &a), SIGIL_MSG_ERROR);
+    assert_string_equal(json_string_value(json_object_get(a, "code")), "audit");
+    json_decref(a);
+    assert_int_equal(call(&c, SIGIL_MSG_STATUS, json_pack("{s:i}", "id", 4), &a), SIGIL_MSG_STATUS_OK);
+    assert_int_equal(json_integer_value(json_object_get(a, "eth1_keys")), 1); /* the imported key only */
+    json_decref(a);
+    g_audit_refuse_after = 0;
+    shutdown_child(&c);
+}
+
 static void test_kms_refusal_then_retry(void **state)
 {
     (void)state;
@@ -853,9 +892,13 @@ static void test_wrong_state_closes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_boot_sign_keygen_shutdown),        cmocka_unit_test(test_kms_refusal_then_retry),
-        cmocka_unit_test(test_init_message_cache_setting),       cmocka_unit_test(test_wrong_state_closes),
-        cmocka_unit_test(test_audit_chain_across_restart),       cmocka_unit_test(test_audit_hostile),
+        cmocka_unit_test(test_boot_sign_keygen_shutdown),
+        cmocka_unit_test(test_kms_refusal_then_retry),
+        cmocka_unit_test(test_init_message_cache_setting),
+        cmocka_unit_test(test_keygen_failure_keeps_no_key),
+        cmocka_unit_test(test_wrong_state_closes),
+        cmocka_unit_test(test_audit_chain_across_restart),
+        cmocka_unit_test(test_audit_hostile),
         cmocka_unit_test(test_audit_unanswered_disables_wallet),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -322,6 +322,110 @@ static void test_keystore_hostile(void **state)
     }
 }
 
+/* The {chainId, address, nonce} of an EIP-7702 authorization, as transactions and
+ * sigil_signAuthorization parse it: strings with an embedded NUL are refused, not cut short. */
+static sigil_result auth_with(struct sigil_eth1_auth *a, const char *key, json_t *value)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "chainId", "0x1", "address", "0x3535353535353535353535353535353535353535",
+                          "nonce", "0x7");
+    assert_non_null(o);
+    if (value == NULL) {
+        json_object_del(o, key);
+    } else {
+        json_object_set_new(o, key, value);
+    }
+    memset(a, 0, sizeof *a);
+    sigil_error_clear();
+    sigil_result r = sigil_eth1_auth_from_json(a, o, "auth");
+    json_decref(o);
+    return r;
+}
+
+static void expect_auth_error(const char *key, json_t *value, const char *needle)
+{
+    struct sigil_eth1_auth a;
+    sigil_result r = auth_with(&a, key, value);
+    if (r.code != SIGIL_ERR_PARSE || strstr(sigil_error_detail(), needle) == NULL) {
+        fail_msg("auth.%s: got %d '%s' (wanted a parse error naming '%s')", key, r.code, sigil_error_detail(), needle);
+    }
+}
+
+static void test_auth_json_hostile(void **state)
+{
+    (void)state;
+    struct sigil_eth1_auth a;
+    assert_true(sigil_is_ok(auth_with(&a, "chainId", json_string("0x1"))));
+    assert_int_equal(a.chain_id.b[31], 1);
+    assert_int_equal(a.nonce, 7);
+    assert_int_equal(a.address[0], 0x35);
+    /* chainId is 256 bits (0x0 = any chain), the nonce 64 */
+    assert_true(sigil_is_ok(auth_with(&a, "chainId", json_string("0x0"))));
+    assert_true(sigil_is_ok(auth_with(
+        &a, "chainId", json_string("0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"))));
+    assert_true(sigil_is_ok(auth_with(&a, "nonce", json_string("0xffffffffffffffff"))));
+    assert_true(a.nonce == UINT64_MAX);
+
+    /* an embedded NUL must not make "0x1\0junk" chain 1 (nor nonce 7, nor a valid address) */
+    expect_auth_error("chainId", json_stringn("0x1\0junk", 8), "auth.chainId: contains a NUL");
+    expect_auth_error("chainId", json_stringn("0x1\0", 4), "auth.chainId: contains a NUL");
+    expect_auth_error("nonce", json_stringn("0x7\0\0", 5), "auth.nonce: contains a NUL");
+    expect_auth_error("address", json_stringn("0x3535353535353535353535353535353535353535\0x", 44),
+                      "auth.address: contains a NUL");
+
+    expect_auth_error("chainId", NULL, "auth.chainId");
+    expect_auth_error("chainId", json_integer(1), "auth.chainId");
+    expect_auth_error("chainId", json_string("0x01"), "auth.chainId");
+    expect_auth_error("chainId", json_string("1"), "auth.chainId");
+    expect_auth_error("chainId",
+                      json_string("0x1"
+                                  "0000000000000000000000000000000000000000000000000000000000000000"),
+                      "auth.chainId");
+    expect_auth_error("address", NULL, "auth.address");
+    expect_auth_error("address", json_string("0x3535"), "auth.address");
+    expect_auth_error("address", json_string("0xAbcdefabcdefabcdefabcdefabcdefabcdefabcd"), "auth.address");
+    expect_auth_error("nonce", NULL, "auth.nonce");
+    expect_auth_error("nonce", json_string("0x10000000000000000"), "auth.nonce: quantity exceeds 64 bits");
+    expect_auth_error("nonce", json_string("0xg"), "auth.nonce");
+
+    /* the same through a type-4 transaction's authorizationList */
+    json_error_t e;
+    json_t *tx_obj = json_loads(BASE_TX, 0, &e);
+    assert_non_null(tx_obj);
+    json_object_set_new(tx_obj, "type", json_string("0x4"));
+    json_t *auth = json_pack("{s:s, s:s, s:s, s:s, s:s}", "address", "0x3535353535353535353535353535353535353535",
+                             "nonce", "0x0", "yParity", "0x0", "r", "0x1", "s", "0x1");
+    json_object_set_new(auth, "chainId", json_stringn("0x1\0junk", 8));
+    json_object_set_new(tx_obj, "authorizationList", json_pack("[o]", auth));
+    struct sigil_eth1_tx tx;
+    sigil_error_clear();
+    sigil_result r = sigil_eth1_tx_from_json(&tx, tx_obj);
+    assert_int_equal(r.code, SIGIL_ERR_PARSE);
+    assert_non_null(strstr(sigil_error_detail(), "authorizationList.chainId: contains a NUL"));
+    sigil_eth1_tx_free(&tx);
+    json_decref(tx_obj);
+}
+
+static void test_u256_to_u64(void **state)
+{
+    (void)state;
+    sigil_u256 q;
+    memset(&q, 0, sizeof q);
+    uint64_t v = 42;
+    assert_true(sigil_eth1_u256_to_u64(&v, &q));
+    assert_true(v == 0);
+    memset(q.b + 24, 0xff, 8);
+    assert_true(sigil_eth1_u256_to_u64(&v, &q));
+    assert_true(v == UINT64_MAX);
+    q.b[23] = 1; /* 2^64 + ...: does not fit, *out untouched */
+    v = 42;
+    assert_false(sigil_eth1_u256_to_u64(&v, &q));
+    assert_true(v == 42);
+    memset(&q, 0, sizeof q);
+    q.b[0] = 0x80;
+    assert_false(sigil_eth1_u256_to_u64(&v, &q));
+    assert_true(v == 42);
+}
+
 /* Quantities round-trip: format gives the canonical form parse_quantity accepts. */
 static void test_quantity_format(void **state)
 {
@@ -343,7 +447,8 @@ int main(void)
         cmocka_unit_test(test_rlp_hostile),          cmocka_unit_test(test_tx_json_hostile),
         cmocka_unit_test(test_wrong_chain_and_from), cmocka_unit_test(test_tx_decode_hostile),
         cmocka_unit_test(test_eip712_hostile),       cmocka_unit_test(test_keystore_hostile),
-        cmocka_unit_test(test_quantity_format),
+        cmocka_unit_test(test_quantity_format),      cmocka_unit_test(test_auth_json_hostile),
+        cmocka_unit_test(test_u256_to_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -360,6 +360,34 @@ static void test_typed_and_auth(void **state)
     expect_error("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sigil_signAuthorization\",\"params\":[\"" A
                  "\",{\"chainId\":\"0x1\",\"address\":\"" A "\"}]}",
                  SIGIL_RPC_INVALID_PARAMS, "{chainId, address, nonce}");
+    /* the tuple is parsed by the eth1 core (sigil_eth1_auth_from_json): errors name the member */
+    expect_error("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sigil_signAuthorization\",\"params\":[\"" A
+                 "\",{\"chainId\":\"0x01\",\"address\":\"" A "\",\"nonce\":\"0x7\"}]}",
+                 SIGIL_RPC_INVALID_PARAMS, "params[1].chainId: hex quantity has leading zeros");
+    expect_error("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sigil_signAuthorization\",\"params\":[\"" A
+                 "\",{\"chainId\":1,\"address\":\"" A "\",\"nonce\":\"0x7\"}]}",
+                 SIGIL_RPC_INVALID_PARAMS, "params[1].chainId: expected a string");
+    expect_error("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sigil_signAuthorization\",\"params\":[\"" A
+                 "\",{\"chainId\":\"0x1\",\"address\":\"0x1111\",\"nonce\":\"0x7\"}]}",
+                 SIGIL_RPC_INVALID_PARAMS, "params[1].address");
+    expect_error("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sigil_signAuthorization\",\"params\":[\"" A
+                 "\",{\"chainId\":\"0x1\",\"address\":\"" A "\",\"nonce\":\"0x7\",\"x\":1}]}",
+                 SIGIL_RPC_INVALID_PARAMS, "{chainId, address, nonce}");
+    /* an escaped NUL never reaches the parameters: "0x1\u0000junk" is not chain 1 but a parse
+     * error of the whole body (the core refuses it too: test_eth1_hostile) */
+    static const char *const nul_bodies[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sigil_signAuthorization\",\"params\":[\"" A
+        "\",{\"chainId\":\"0x1\\u0000junk\",\"address\":\"" A "\",\"nonce\":\"0x7\"}]}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sigil_signAuthorization\",\"params\":[\"" A
+        "\",{\"chainId\":\"0x1\",\"address\":\"" A "\",\"nonce\":\"0x7\\u0000\"}]}",
+    };
+    for (size_t i = 0; i < sizeof nul_bodies / sizeof nul_bodies[0]; i++) {
+        r = parse(nul_bodies[i]);
+        assert_int_equal(r.n, 1);
+        assert_int_equal(r.http_status, 400);
+        assert_int_equal(r.calls[0].error_code, SIGIL_RPC_PARSE_ERROR);
+        sigil_rpc_request_free(&r);
+    }
 }
 
 static void test_raw_sign(void **state)
