@@ -73,9 +73,6 @@ struct sigil_service {
     struct sigil_gauge *db_avg_batch;
     struct sigil_gauge *ready_gauge;
     struct sigil_counter *msg_cache_hits, *msg_cache_misses;
-    /* single-signature requests between handle_sign and handing their record to the database
-     * (the group-commit hint, sigil_slashing_set_incoming) */
-    atomic_uint signing;
     atomic_bool ready;
     char token[65];
     bool keymanager;
@@ -292,13 +289,13 @@ static void sign_recorded(struct sigil_service *svc, sigil_result r, struct sign
 }
 
 /* The whole per-key signing path, waiting for the slashing record (batch endpoint). The item was
- * counted in svc->signing (the group-commit hint) and is uncounted here once prepared. */
+ * announced to the database (the group-commit hint) and is done with here, once prepared. */
 static void sign_one(struct sigil_service *svc, const char *client, const uint8_t pk[48], const char *body,
                      size_t body_len, const json_t *obj, struct sign_result *out)
 {
     struct sigil_eth2_request req;
     bool record = sign_prepare(svc, client, pk, body, body_len, obj, out, &req);
-    atomic_fetch_sub_explicit(&svc->signing, 1, memory_order_release);
+    sigil_slashing_incoming_done(svc->db, 1);
     if (!record) {
         return;
     }
@@ -373,7 +370,7 @@ static void sign_worker(void *arg)
     struct sigil_eth2_request req;
     bool record =
         sign_prepare(svc, sigil_http_req_client_id(job->req), job->pk, (const char *)body, len, NULL, &job->res, &req);
-    atomic_fetch_sub_explicit(&svc->signing, 1, memory_order_release);
+    sigil_slashing_incoming_done(svc->db, 1);
     if (!record) {
         sign_reply(job);
         return;
@@ -406,7 +403,7 @@ static void handle_sign(struct sigil_http_req *req, void *ctx)
     job->svc = svc;
     job->req = req;
     job->t0 = now_s();
-    atomic_fetch_add_explicit(&svc->signing, 1, memory_order_relaxed);
+    sigil_slashing_incoming_add(svc->db, 1);
     sigil_pool_submit(svc->sign_pool != NULL ? svc->sign_pool : svc->pool, sign_worker, job);
 }
 
@@ -472,7 +469,7 @@ static void batch_item_worker(void *arg)
     struct batch_job *b = it->batch;
     struct sign_result *res = &b->results[it->index];
     if (!b->pk_ok[it->index]) {
-        atomic_fetch_sub_explicit(&b->svc->signing, 1, memory_order_release);
+        sigil_slashing_incoming_done(b->svc->db, 1);
         res->status = 400;
         res->type = -1;
         snprintf(res->message, sizeof res->message, "%s",
@@ -538,7 +535,7 @@ static void batch_start(void *arg)
     }
     atomic_store(&b->remaining, n);
     /* every item is coming to the database: the writer gathers their records into few commits */
-    atomic_fetch_add_explicit(&svc->signing, (unsigned)n, memory_order_relaxed);
+    sigil_slashing_incoming_add(svc->db, (unsigned)n);
     for (size_t i = 0; i < n; i++) {
         sigil_pool_submit(svc->pool, batch_item_worker, &b->slots[i]);
     }
@@ -1243,8 +1240,6 @@ sigil_result sigil_service_new(struct sigil_service **out, const struct sigil_se
         svc->keymanager = true;
     }
     SIGIL_GUARD_GOTO(sigil_slashing_open(&svc->db, cfg->slashing_db_url));
-    atomic_init(&svc->signing, 0);
-    sigil_slashing_set_incoming(svc->db, &svc->signing);
     if (cfg->network.has_genesis_validators_root) {
         /* Pin the chain in the DB now: a DB that was used for another chain refuses to start. */
         SIGIL_GUARD_GOTO(sigil_slashing_check_gvr(svc->db, cfg->network.genesis_validators_root));

@@ -21,7 +21,7 @@ static inline uint64_t slash_dec(int64_t v) { return (uint64_t)v ^ (UINT64_C(1) 
 #define SLASH_SCHEMA_VERSION 3
 #define SLASH_LOCK_BLOCK     0
 #define SLASH_LOCK_ATT       1
-#define SLASH_LOCK_SPEND     2 /* second key: the first 4 bytes of the account address */
+#define SLASH_LOCK_SPEND     2 /* second key: a 32-bit hash of the account address */
 
 enum slash_stmt {
     S_GVR_INSERT,
@@ -121,8 +121,9 @@ struct slash_store_ops {
     /* Optional (NULL: callers use run): like run(.., batch=true) without waiting; arg must stay
      * valid until complete has run. close completes every queued request first. */
     void (*submit)(struct slash_store *s, slash_txn_fn fn, void *arg, slash_done_fn complete);
-    /* Optional: the group-commit hint of sigil_slashing_set_incoming. */
-    void (*set_incoming)(struct slash_store *s, const atomic_uint *incoming);
+    /* Optional: the group-commit hint of sigil_slashing_incoming_add/done (delta > 0: records
+     * announced, < 0: announced records handed over or never coming). */
+    void (*incoming)(struct slash_store *s, int delta);
 };
 
 sigil_result slash_sqlite_open(struct slash_store **out, const struct slash_store_ops **ops, const char *path,
@@ -133,6 +134,10 @@ sigil_result slash_pg_open(struct slash_store **out, const struct slash_store_op
 /* Runs fn in one transaction on db's store (what every public function does; for ledger.c). */
 struct sigil_slashing_db;
 sigil_result slash_db_run(struct sigil_slashing_db *db, slash_txn_fn fn, void *arg, bool batch);
+
+/* Takes the transaction-scoped PostgreSQL advisory lock (kind, key), key in the int4 range; a no-op
+ * on SQLite, whose single writer serialises every transaction. */
+sigil_result slash_lock(struct slash_tx *tx, int kind, int64_t key);
 
 /* Deletes spend-ledger rows and hourly totals older than the longest window (366 days) before
  * now_s, rounded down to the hour so that every total stays the sum of its bucket's rows (ledger.c). */

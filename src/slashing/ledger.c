@@ -4,7 +4,7 @@
  *
  * A reservation is one transaction through the store's ordinary path (the SQLite writer thread
  * and its group commit; a PostgreSQL pool connection): on PostgreSQL it first takes the
- * transaction-scoped advisory lock (SLASH_LOCK_SPEND, first 4 bytes of the account), so
+ * transaction-scoped advisory lock (SLASH_LOCK_SPEND, a hash of the account), so
  * reservations for one account are serialised across processes, and under READ COMMITTED every
  * statement after the lock sees the rows the previous holder committed. SQLite serialises
  * everything through its single writer (and BEGIN IMMEDIATE across processes).
@@ -113,15 +113,15 @@ static sigil_result window_sums(struct slash_tx *tx, struct spend_arg *a)
     return sigil_ok();
 }
 
+/* The account's PostgreSQL advisory lock. The key folds all 20 bytes (FNV-1a): vanity addresses
+ * share their leading bytes, and a key made of those would serialise them all across instances. */
 static sigil_result lock_account(struct slash_tx *tx, const uint8_t account[20])
 {
-    if (!tx->vt->advisory_locks) {
-        return sigil_ok();
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < 20; i++) {
+        h = (h ^ account[i]) * 16777619u;
     }
-    int32_t key = (int32_t)(((uint32_t)account[0] << 24) | ((uint32_t)account[1] << 16) | ((uint32_t)account[2] << 8) |
-                            (uint32_t)account[3]);
-    struct slash_val p[2] = {SLASH_INT(SLASH_LOCK_SPEND), SLASH_INT(key)};
-    return tx->vt->query(tx->conn, S_LOCK, p, 2, NULL, NULL);
+    return slash_lock(tx, SLASH_LOCK_SPEND, (int64_t)h - 2147483648); /* into the int4 range of the SQL */
 }
 
 static sigil_result found_cb(void *ud, const struct slash_val *c, int n)

@@ -4,6 +4,7 @@
 #include "slashing/slashing.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,12 +80,12 @@ static bool col_root(const struct row *r, int i)
     return r->found && i < r->n && r->v[i].t == SV_BLOB && r->v[i].n == 32;
 }
 
-static sigil_result lock(struct slash_tx *tx, int kind, int64_t vid)
+sigil_result slash_lock(struct slash_tx *tx, int kind, int64_t key)
 {
     if (!tx->vt->advisory_locks) {
         return sigil_ok();
     }
-    struct slash_val p[2] = {SLASH_INT(kind), SLASH_INT(vid)};
+    struct slash_val p[2] = {SLASH_INT(kind), SLASH_INT(key)};
     return qx(tx, S_LOCK, p, 2);
 }
 
@@ -473,7 +474,7 @@ static sigil_result tx_sign_block(struct slash_tx *tx, void *arg)
     struct row r;
     char why[200];
     s->inserted = false;
-    SIGIL_GUARD(lock(tx, SLASH_LOCK_BLOCK, s->vid));
+    SIGIL_GUARD(slash_lock(tx, SLASH_LOCK_BLOCK, s->vid));
     struct slash_val p[3] = {SLASH_INT(s->vid), SLASH_U64(s->a), SLASH_BLOB(s->root, 32)};
     SIGIL_GUARD(q1(tx, S_BLOCK_STATE, p, 2, &r));
     SIGIL_GUARD(check_enabled(&r));
@@ -505,7 +506,7 @@ static sigil_result tx_sign_att(struct slash_tx *tx, void *arg)
     struct row r;
     char why[200];
     s->inserted = false;
-    SIGIL_GUARD(lock(tx, SLASH_LOCK_ATT, s->vid));
+    SIGIL_GUARD(slash_lock(tx, SLASH_LOCK_ATT, s->vid));
     struct slash_val p[4] = {SLASH_INT(s->vid), SLASH_U64(s->a), SLASH_U64(s->b), SLASH_BLOB(s->root, 32)};
     SIGIL_GUARD(q1(tx, S_ATT_STATE, p, 4, &r));
     SIGIL_GUARD(check_enabled(&r));
@@ -631,10 +632,17 @@ void sigil_slashing_sign_attestation_async(struct sigil_slashing_db *db, const u
 
 bool sigil_slashing_async_native(const struct sigil_slashing_db *db) { return db->ops->submit != NULL; }
 
-void sigil_slashing_set_incoming(struct sigil_slashing_db *db, const atomic_uint *incoming)
+void sigil_slashing_incoming_add(struct sigil_slashing_db *db, unsigned n)
 {
-    if (db->ops->set_incoming != NULL) {
-        db->ops->set_incoming(db->store, incoming);
+    if (db->ops->incoming != NULL && n > 0 && n <= INT_MAX) {
+        db->ops->incoming(db->store, (int)n);
+    }
+}
+
+void sigil_slashing_incoming_done(struct sigil_slashing_db *db, unsigned n)
+{
+    if (db->ops->incoming != NULL && n > 0 && n <= INT_MAX) {
+        db->ops->incoming(db->store, -(int)n);
     }
 }
 
@@ -707,8 +715,8 @@ static sigil_result import_one(struct slash_tx *tx, const struct slash_ic_valida
                                struct sigil_slashing_import_report *rep)
 {
     SIGIL_GUARD(upsert_validator(tx, v->pubkey, id));
-    SIGIL_GUARD(lock(tx, SLASH_LOCK_BLOCK, *id));
-    SIGIL_GUARD(lock(tx, SLASH_LOCK_ATT, *id));
+    SIGIL_GUARD(slash_lock(tx, SLASH_LOCK_BLOCK, *id));
+    SIGIL_GUARD(slash_lock(tx, SLASH_LOCK_ATT, *id));
     uint64_t min_slot = UINT64_MAX, min_src = UINT64_MAX, min_tgt = UINT64_MAX;
     for (size_t i = 0; i < v->nblocks; i++) {
         const struct slash_ic_block *b = &v->blocks[i];
@@ -993,8 +1001,8 @@ static sigil_result tx_prune_one(struct slash_tx *tx, void *arg)
     struct slash_val p[3] = {SLASH_INT(a->id)};
     bool has;
     uint64_t max;
-    SIGIL_GUARD(lock(tx, SLASH_LOCK_BLOCK, a->id));
-    SIGIL_GUARD(lock(tx, SLASH_LOCK_ATT, a->id));
+    SIGIL_GUARD(slash_lock(tx, SLASH_LOCK_BLOCK, a->id));
+    SIGIL_GUARD(slash_lock(tx, SLASH_LOCK_ATT, a->id));
     SIGIL_GUARD(q1(tx, S_LW_GET, p, 1, &lw));
 
     SIGIL_GUARD(opt_u64(tx, S_BLOCK_MAX, p, 1, &has, &max));

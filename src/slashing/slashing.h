@@ -9,7 +9,6 @@
 #define SIGIL_SLASHING_SLASHING_H
 
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,13 +62,16 @@ void sigil_slashing_sign_attestation_async(struct sigil_slashing_db *db, const u
  * block like the synchronous ones (PostgreSQL: use enough threads to wait in parallel). */
 bool sigil_slashing_async_native(const struct sigil_slashing_db *db);
 
-/* Group-commit hint: *incoming counts the records that will reach the database shortly (the
- * signer's requests still being parsed and signed; the caller decrements it just before handing a
- * record over, or when a request ends without one). While records are coming, the SQLite writer
- * lets a batch gather (bounded in time and size) so that one fsync serves many; when none is
- * coming it commits at once, so a lone client never waits for a batch that will not fill. Without
- * a hint the writer gathers only briefly. *incoming must outlive db. No effect on PostgreSQL. */
-void sigil_slashing_set_incoming(struct sigil_slashing_db *db, const atomic_uint *incoming);
+/* Group-commit hint. The signer announces each request that may bring a record (incoming_add,
+ * when the request arrives) and says when it no longer can (incoming_done: just before it hands
+ * the record over, or when the request ends without one). While records are coming, the SQLite
+ * writer lets a batch gather (bounded in time and size) so that one fsync serves many; when none
+ * is coming it commits at once, so a lone client never waits for a batch that will not fill, and
+ * the done that brings the count to zero wakes a writer that is gathering. Until the first
+ * incoming_add the writer gathers only briefly, under a steady stream. Thread-safe; no effect on
+ * PostgreSQL. */
+void sigil_slashing_incoming_add(struct sigil_slashing_db *db, unsigned n);
+void sigil_slashing_incoming_done(struct sigil_slashing_db *db, unsigned n);
 
 /* Enable/disable a key on every instance sharing the DB (keymanager DELETE disables).
  * SIGIL_ERR_NOT_FOUND if the key is not registered. */

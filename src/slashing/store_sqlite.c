@@ -31,11 +31,9 @@
  * latency; the callers that wait are not burning CPU (signing continues meanwhile). */
 #define COMMIT_DELAY_NS 1000000u
 #define COMMIT_TARGET   32u
-/* With the signer's hint (sigil_slashing_set_incoming) the writer knows whether more records are
+/* With the signer's hint (sigil_slashing_incoming_add/done) the writer knows whether more records are
  * coming, so it can let a batch gather longer under load without delaying a lone request. */
-#ifndef COMMIT_HINT_DELAY_NS
 #define COMMIT_HINT_DELAY_NS 3000000u
-#endif
 
 struct sq_req {
     slash_txn_fn fn;
@@ -66,7 +64,8 @@ struct slash_store {
     uint64_t delay_ns;       /* gathering bound without a hint */
     uint64_t hint_delay_ns;  /* gathering bound while the hint says records are coming */
     unsigned target;
-    const atomic_uint *incoming; /* sigil_slashing_set_incoming; NULL: none */
+    atomic_bool hinted;   /* the signer gives the hint (sigil_slashing_incoming_add was called) */
+    atomic_uint incoming; /* records announced and not yet handed over */
     bool stop;
     struct slash_stats_acc *stats;
 };
@@ -228,19 +227,21 @@ static void run_group(struct slash_store *s, struct sq_req **reqs, size_t n)
 /* True when the hint says no record is on its way (s->mu held or not: it is an atomic). */
 static bool none_coming(const struct slash_store *s)
 {
-    return s->incoming != NULL && atomic_load_explicit(s->incoming, memory_order_acquire) == 0;
+    return atomic_load_explicit(&s->hinted, memory_order_acquire) &&
+           atomic_load_explicit(&s->incoming, memory_order_acquire) == 0;
 }
 
 /* Writer, with s->mu held and a request queued: waits (bounded) for the batch to grow. */
 static void gather(struct slash_store *s)
 {
-    uint64_t delay = s->incoming != NULL ? s->hint_delay_ns : s->delay_ns;
+    bool hinted = atomic_load_explicit(&s->hinted, memory_order_acquire);
+    uint64_t delay = hinted ? s->hint_delay_ns : s->delay_ns;
     if (delay == 0 || !s->head->batch || none_coming(s)) {
         return;
     }
     /* Without a hint, only a steady stream gathers: a request after a quiet period is committed
      * at once. With one, the hint says whether more are coming. */
-    if (s->incoming == NULL && now_ns() - s->last_commit_ns >= delay) {
+    if (!hinted && now_ns() - s->last_commit_ns >= delay) {
         return;
     }
     uint64_t deadline = s->head_ns + delay;
@@ -388,14 +389,26 @@ static void sq_close(struct slash_store *s)
     free(s);
 }
 
-static void sq_set_incoming(struct slash_store *s, const atomic_uint *incoming)
+static void sq_incoming(struct slash_store *s, int delta)
 {
-    pthread_mutex_lock(&s->mu);
-    s->incoming = incoming;
-    pthread_mutex_unlock(&s->mu);
+    if (delta > 0) {
+        atomic_fetch_add_explicit(&s->incoming, (unsigned)delta, memory_order_relaxed);
+        atomic_store_explicit(&s->hinted, true, memory_order_release);
+        return;
+    }
+    unsigned before = atomic_fetch_sub_explicit(&s->incoming, (unsigned)-delta, memory_order_acq_rel);
+    if (before == (unsigned)-delta) {
+        /* The last announced record is in, or will never come: a writer gathering for it stops
+         * waiting (under the lock, so the signal cannot slip between its check and its wait). */
+        pthread_mutex_lock(&s->mu);
+        if (s->head != NULL) {
+            pthread_cond_signal(&s->work);
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
 }
 
-static const struct slash_store_ops sq_ops = {sq_run, sq_close, sq_submit, sq_set_incoming};
+static const struct slash_store_ops sq_ops = {sq_run, sq_close, sq_submit, sq_incoming};
 
 static int version_cb(void *ud, int n, char **vals, char **names)
 {
@@ -476,6 +489,8 @@ sigil_result slash_sqlite_open(struct slash_store **out, const struct slash_stor
     s->stats = stats;
     s->delay_ns = COMMIT_DELAY_NS;
     s->hint_delay_ns = COMMIT_HINT_DELAY_NS;
+    atomic_init(&s->hinted, false);
+    atomic_init(&s->incoming, 0);
     s->target = COMMIT_TARGET;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
