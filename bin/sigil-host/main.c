@@ -25,6 +25,7 @@
 #include "host/status.h"
 #include "host/supervisor.h"
 #include "keys/keystore.h" /* SIGIL_KEYSTORE_MSG_CACHE_MAX */
+#include "slashing/slashing.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -44,7 +45,8 @@ static int usage(const char *msg)
         "                  [--sigild PATH] [--kms-ca F] [--kms-credentials F] [--kms-region R] [--kms-key-id ID]\n"
         "                  [--sim-attestation-dir DIR] [--client-ca F] [--known-clients F]\n"
         "                  [--listen HOST:PORT] [--status-listen HOST:PORT|unix:PATH] [--data-dir DIR]\n"
-        "                  [--slashing-db URL] [--audit-log F] [--audit-ack-timeout-ms MS]\n"
+        "                  [--slashing-db URL [--slashing-db-password-file F]] [--audit-log F]\n"
+        "                  [--audit-ack-timeout-ms MS]\n"
         "                  [--message-cache-entries N (sigild's, 0 = off)]\n"
         "                  [--eif F --cid N --cpu-count N --memory MIB]\n"
         "                  [--max-conns N] [--idle-timeout-s S] [--status-interval-s S] [--log-level L]\n"
@@ -164,6 +166,7 @@ int main(int argc, char **argv)
         {"data-dir", &cfg.launch.data_dir, false},
         {"network", &cfg.network, false},
         {"slashing-db", &cfg.slashing_db_url, false},
+        {"slashing-db-password-file", &cfg.slashing_db_password_file, false},
         {"audit-log", &cfg.audit_log, false},
         {"audit-ack-timeout-ms", &audit_ack, false},
         {"message-cache-entries", &msg_cache, false},
@@ -205,12 +208,20 @@ int main(int argc, char **argv)
     }
     cfg.launch.seccomp_log = seccomp_log != NULL;
     cfg.message_cache_set = msg_cache != NULL;
+    if (cfg.slashing_db_password_file != NULL && cfg.slashing_db_url == NULL) {
+        return usage("--slashing-db-password-file goes with --slashing-db postgresql://...");
+    }
     if (log_level != NULL) {
         enum sigil_log_level lv = strcmp(log_level, "debug") == 0   ? SIGIL_LOG_DEBUG
                                   : strcmp(log_level, "warn") == 0  ? SIGIL_LOG_WARN
                                   : strcmp(log_level, "error") == 0 ? SIGIL_LOG_ERROR
                                                                     : SIGIL_LOG_INFO;
         sigil_log_init(lv, STDERR_FILENO);
+    }
+    if (sigil_slashing_url_has_password(cfg.slashing_db_url)) {
+        SIGIL_LOG_WARN("the --slashing-db URL carries a password, visible to local users in the process list; "
+                       "use --slashing-db-password-file",
+                       SIGIL_LOG_NONE);
     }
     if (cfg.launcher == NULL) {
         cfg.launcher = "local";

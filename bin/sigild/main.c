@@ -24,6 +24,7 @@
 #include "sigild/enclave.h"
 #include "sigild/pruner.h"
 #include "sigild/service.h"
+#include "slashing/slashing.h"
 
 static struct sigil_service *g_service;
 
@@ -40,7 +41,8 @@ static void usage(FILE *f)
     (void)fputs("usage: sigild --control fd:N|unix:PATH|vsock:ANY:PORT [--log-level L]\n"
                 "       sigild [--keystores-path DIR --keystores-passwords-path DIR --network NAME|CONFIG.yaml]\n"
                 "              [--eth1-keystores-path DIR --eth1-keystores-passwords-path DIR --audit-log F\n"
-                "               [--policy-file F]] --slashing-db URL --http-listen HOST:PORT\n"
+                "               [--policy-file F]] --slashing-db URL [--slashing-db-password-file F]\n"
+                "              --http-listen HOST:PORT\n"
                 "              [--tls-cert F --tls-key F] [--tls-known-clients F] [--tls-ca F]\n"
                 "              [--metrics-listen HOST:PORT] [--key-cache F --key-cache-password-file F]\n"
                 "              [--keymanager-token-file F] [--client-keys F] [--workers N]\n"
@@ -57,7 +59,8 @@ static void usage(FILE *f)
                 "  they need --audit-log F (hash-chained audit trail of every decision, appended; check it with\n"
                 "  `sigil audit verify F`). --policy-file F: wallet rules (docs/wallet.md); without it typed\n"
                 "  requests are allowed and raw signing is refused. Spend windows live in --slashing-db.\n"
-                "  --slashing-db: sqlite:PATH or postgresql://user@host:port/db?sslmode=verify-full\n"
+                "  --slashing-db: sqlite:PATH or postgresql://user@host:port/db?sslmode=verify-full; its password\n"
+                "  goes in --slashing-db-password-file F (or libpq's PGPASSFILE), not on the command line.\n"
                 "  --network: mainnet, hoodi, sepolia, holesky, gnosis, or a consensus-specs config file.\n"
                 "  Without --tls-cert the API is plain HTTP, allowed only on a loopback address.\n"
                 "  --key-cache: encrypted fast-load cache of the decrypted keys (restarts skip the keystore KDF).\n"
@@ -243,7 +246,7 @@ int main(int argc, char **argv)
                *known = NULL, *ca = NULL, *metrics = NULL, *cache = NULL, *cache_pw = NULL, *token = NULL,
                *client_keys = NULL, *workers = NULL, *log_level = NULL, *prune_keep = NULL, *prune_interval = NULL,
                *control = NULL, *eth1_ks_dir = NULL, *eth1_pw_dir = NULL, *policy_file = NULL, *audit_log = NULL,
-               *msg_cache = NULL;
+               *msg_cache = NULL, *db_pw_file = NULL;
     struct opt opts[] = {
         {"keystores-path", &ks_dir},
         {"keystores-passwords-path", &pw_dir},
@@ -269,6 +272,7 @@ int main(int argc, char **argv)
         {"policy-file", &policy_file},
         {"audit-log", &audit_log},
         {"message-cache-entries", &msg_cache},
+        {"slashing-db-password-file", &db_pw_file},
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -381,7 +385,21 @@ int main(int argc, char **argv)
     cfg.tls.known_clients_file = known;
     cfg.tls.ca_file = ca;
     cfg.tls.require_client_cert = known != NULL || ca != NULL;
-    cfg.slashing_db_url = db;
+    /* A password in the URL would be readable by every local user (ps); it comes from a file. The
+     * URL with it lives in secure memory for the whole run (the service keeps the pointer). */
+    char *db_url = NULL;
+    if (db_pw_file != NULL) {
+        r = sigil_slashing_url_with_password_file(&db_url, db, db_pw_file);
+        if (!sigil_is_ok(r)) {
+            (void)fprintf(stderr, "sigild: --slashing-db-password-file: %s\n", sigil_error_detail());
+            return 2;
+        }
+    } else if (sigil_slashing_url_has_password(db)) {
+        SIGIL_LOG_WARN("the --slashing-db URL carries a password, visible to local users in the process list; "
+                       "use --slashing-db-password-file",
+                       SIGIL_LOG_NONE);
+    }
+    cfg.slashing_db_url = db_url != NULL ? db_url : db;
     cfg.keystores_dir = ks_dir;
     cfg.passwords_dir = pw_dir;
     cfg.keymanager_token_file = token;
@@ -475,6 +493,7 @@ int main(int argc, char **argv)
     sigil_pruner_stop(pruner); /* before the service closes the database it prunes */
     g_service = NULL;
     sigil_service_free(svc);
+    sigil_secure_free(db_url);
     if (!sigil_is_ok(r)) {
         (void)fprintf(stderr, "sigild: %s %s\n", sigil_strerror(r.code), sigil_error_detail());
         return 1;

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/secmem.h"
 #include "host/supervisor.h"
+#include "slashing/slashing.h"
 
 /* sigild's in-sandbox forwarder port for PostgreSQL (docs/enclave.md) */
 #define SIGIL_ENCLAVE_PG_PORT 5432u
@@ -301,10 +302,18 @@ static SIGIL_RESULT expect(struct sigil_supervisor *s, uint8_t want, int64_t id,
 {
     *out = NULL;
     s->peer_error[0] = '\0';
+    /* One deadline for the answer: LOG and AUDIT frames served meanwhile do not extend it, or a
+     * sigild whose control dispatcher hangs while its workers still audit would never time out. */
+    double deadline = mono_s() + timeout_ms / 1000.0;
     for (;;) {
         uint8_t type = 0;
         json_t *j = NULL;
-        SIGIL_GUARD(read_json_frame(s, &type, &j, timeout_ms));
+        double left_ms = (deadline - mono_s()) * 1000.0;
+        if (left_ms < 1) {
+            return sigil_errorf(SIGIL_ERR_IO, "channel: timed out: sigild did not answer %s within %d ms",
+                                sigil_msg_type_name(want), timeout_ms);
+        }
+        SIGIL_GUARD(read_json_frame(s, &type, &j, (int)left_ms));
         bool handled = false;
         sigil_result ur = serve_unprompted(s, type, j, &handled);
         if (handled) {
@@ -440,7 +449,10 @@ static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *s
     json_t *init = json_object(), *kms = json_object(), *att = json_object(), *tls = json_object(),
            *svc = json_object(), *dks = json_array();
     json_t *dk_state[2] = {dks, NULL};
-    SIGIL_ENSURE_GOTO(init && kms && att && tls && svc && dks, SIGIL_ERR_NOMEM);
+    /* the slashing DB URL may carry a PostgreSQL password: built in secure memory */
+    enum { DBU_CAP = 8192 };
+    char *dbu = sigil_secure_alloc(DBU_CAP);
+    SIGIL_ENSURE_GOTO(init && kms && att && tls && svc && dks && dbu, SIGIL_ERR_NOMEM);
     SIGIL_GUARD_GOTO(sigil_store_list_data_keys(st, on_dk, dk_state));
     if (json_array_size(dks) == 0) {
         ret =
@@ -479,11 +491,19 @@ static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *s
     }
     SIGIL_GUARD_GOTO(read_text(tls, "client_ca_pem", c->client_ca, false));
     SIGIL_GUARD_GOTO(read_text(tls, "known_clients", c->known_clients, false));
-    char dbu[4200];
-    if (c->slashing_db_url != NULL) {
-        (void)snprintf(dbu, sizeof dbu, "%s", c->slashing_db_url);
+    if (c->slashing_db_url != NULL && c->slashing_db_password_file != NULL) {
+        char *u = NULL;
+        SIGIL_GUARD_GOTO(sigil_slashing_url_with_password_file(&u, c->slashing_db_url, c->slashing_db_password_file));
+        bool fits = strlen(u) < DBU_CAP;
+        if (fits) {
+            memcpy(dbu, u, strlen(u) + 1);
+        }
+        sigil_secure_free(u);
+        SIGIL_ENSURE_GOTO(fits, SIGIL_ERR_TOO_LARGE);
+    } else if (c->slashing_db_url != NULL) {
+        (void)snprintf(dbu, DBU_CAP, "%s", c->slashing_db_url);
     } else {
-        (void)snprintf(dbu, sizeof dbu, "sqlite:%s/slashing.db",
+        (void)snprintf(dbu, DBU_CAP, "sqlite:%s/slashing.db",
                        c->launch.data_dir != NULL ? c->launch.data_dir : c->launch.run_dir);
     }
     char listen[200];
@@ -511,9 +531,9 @@ static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *s
             (void)snprintf(pvia, sizeof pvia, "vsock:3:%u", SIGIL_NITRO_OUT_PORT + 1);
         }
         size_t ul = strlen(dbu);
-        int n = snprintf(dbu + ul, sizeof dbu - ul, "%shostaddr=127.0.0.1&port=%u", strchr(dbu, '?') ? "&" : "?",
+        int n = snprintf(dbu + ul, DBU_CAP - ul, "%shostaddr=127.0.0.1&port=%u", strchr(dbu, '?') ? "&" : "?",
                          SIGIL_ENCLAVE_PG_PORT);
-        SIGIL_ENSURE_GOTO(n > 0 && (size_t)n < sizeof dbu - ul, SIGIL_ERR_CONFIG);
+        SIGIL_ENSURE_GOTO(n > 0 && (size_t)n < DBU_CAP - ul, SIGIL_ERR_CONFIG);
         json_object_set_new(svc, "pg_forward",
                             json_pack("{s:I,s:s}", "port", (json_int_t)SIGIL_ENCLAVE_PG_PORT, "via", pvia));
     } else {
@@ -545,6 +565,7 @@ static SIGIL_RESULT build_init(struct sigil_supervisor *s, struct sigil_store *s
     init = NULL;
     ret = sigil_ok();
 out:
+    sigil_secure_free(dbu);
     sigil_aws_creds_free(&cr);
     json_decref(init);
     json_decref(kms);
@@ -859,11 +880,13 @@ static void update_status(struct sigil_supervisor *s, const json_t *ans)
     const json_t *kl = json_object_get(ans, "keys_loaded"), *e1 = json_object_get(ans, "eth1_keys"),
                  *au = json_object_get(ans, "audit");
     pthread_mutex_lock(&s->mu);
-    if (json_is_integer(kl)) {
-        s->keys_loaded = (uint64_t)json_integer_value(kl);
-    }
     if (json_is_integer(e1)) {
         s->eth1_keys = (uint64_t)json_integer_value(e1);
+    }
+    /* sigild's keys_loaded counts validator keys; the host's, like KEYS_ACK's count and
+     * keys_expected (every active key in the store), counts both chains */
+    if (json_is_integer(kl)) {
+        s->keys_loaded = (uint64_t)json_integer_value(kl) + (json_is_integer(e1) ? s->eth1_keys : 0);
     }
     copy_str(s->policy_hash, sizeof s->policy_hash, json_object_get(ans, "policy_hash"));
     copy_str(s->policy_state, sizeof s->policy_state, json_object_get(ans, "policy"));

@@ -27,14 +27,15 @@ struct sigil_host_config {
     const char *sim_attestation_dir;
     const char *client_ca, *known_clients;
     const char *network;
-    const char *slashing_db_url;    /* NULL: sqlite:DATA_DIR/slashing.db */
-    const char *http_listen;        /* what sigild listens on (NULL: unix:RUN_DIR/sigild.sock / vsock:5001) */
-    unsigned status_interval_s;     /* 0: 3 */
-    unsigned status_timeout_s;      /* 0: 5 */
-    const char *audit_log;          /* NULL: DATA_DIR/audit.jsonl (RUN_DIR/audit.jsonl without a data dir) */
-    unsigned audit_ack_timeout_ms;  /* sent in INIT: how long sigild waits for AUDIT_OK (0: its default) */
-    bool message_cache_set;         /* send message_cache_entries in INIT (false: sigild's default) */
-    unsigned message_cache_entries; /* sigild's message-point cache size; 0 turns it off */
+    const char *slashing_db_url;           /* NULL: sqlite:DATA_DIR/slashing.db */
+    const char *slashing_db_password_file; /* the URL's PostgreSQL password (kept off argv), or NULL */
+    const char *http_listen;               /* what sigild listens on (NULL: unix:RUN_DIR/sigild.sock / vsock:5001) */
+    unsigned status_interval_s;            /* 0: 3 */
+    unsigned status_timeout_s;             /* 0: 5 */
+    const char *audit_log;                 /* NULL: DATA_DIR/audit.jsonl (RUN_DIR/audit.jsonl without a data dir) */
+    unsigned audit_ack_timeout_ms;         /* sent in INIT: how long sigild waits for AUDIT_OK (0: its default) */
+    bool message_cache_set;                /* send message_cache_entries in INIT (false: sigild's default) */
+    unsigned message_cache_entries;        /* sigild's message-point cache size; 0 turns it off */
 };
 
 struct sigil_supervisor;

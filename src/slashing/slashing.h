@@ -25,6 +25,19 @@ struct sigil_slashing_db; /* opaque, thread-safe: any thread may call any functi
  * is taken from the environment variable SIGIL_SLASHING_PG_POOL, default 8). Runs migrations (a
  * schema_version table); refuses a DB newer than the code with SIGIL_ERR_UNSUPPORTED. */
 SIGIL_RESULT sigil_slashing_open(struct sigil_slashing_db **out, const char *url);
+
+/* True when a postgresql:// URL carries a password (user:password@ or a password= parameter):
+ * on a command line it is visible to every local user (ps, /proc/PID/cmdline). */
+bool sigil_slashing_url_has_password(const char *url);
+
+/* The password of a PostgreSQL URL from a file instead of the command line: *out = url with
+ * "password=" and the file's password (percent-encoded) appended as a query parameter, in secure
+ * memory (free with sigil_secure_free). The file holds the password alone (one trailing newline is
+ * dropped), 1..1024 bytes without NUL. Errors: SIGIL_ERR_ARG (not a postgresql:// URL, or one that
+ * already carries a password), SIGIL_ERR_IO / SIGIL_ERR_TOO_LARGE (the file), SIGIL_ERR_PARSE (empty
+ * or NUL); details name the file, never what it holds. (libpq's own password file, PGPASSFILE or
+ * ~/.pgpass, is the other way, where the process can read it.) */
+SIGIL_RESULT sigil_slashing_url_with_password_file(char **out, const char *url, const char *password_file);
 void sigil_slashing_close(struct sigil_slashing_db *db);
 
 /* Registers validators (bulk, idempotent). Signing for an unregistered key fails with SIGIL_ERR_NOT_FOUND. */

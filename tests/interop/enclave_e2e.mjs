@@ -376,7 +376,11 @@ try {
     const pgUrl = pg.url;
     const mainPort = PORT;
     try {
-      const pgh = await startHost('pghost', STORE, T('attestation'), kmsPort, ['--slashing-db', pgUrl]);
+      // the password comes from a file, not the command line (the test cluster trusts local
+      // connections, so this shows the plumbing through INIT; libpq parsing is in test_slashing_url)
+      fs.writeFileSync(T('pg-password'), 'not on argv\n', { mode: 0o600 });
+      const pgh = await startHost('pghost', STORE, T('attestation'), kmsPort, ['--slashing-db', pgUrl,
+        '--slashing-db-password-file', T('pg-password')]);
       const pgReady = await waitFor(60000, () => status(pgh.statusPort).json?.state === 'READY');
       check(pgReady, 'sigild with its slashing DB on PostgreSQL (through the forwarder) becomes READY', status(pgh.statusPort).text);
       PORT = pgh.port;

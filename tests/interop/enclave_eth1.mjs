@@ -112,6 +112,8 @@ try {
   let st = status(statusPort);
   check(ready && st.json?.policy_hash === policyHash && st.json?.policy === 'loaded' && st.json?.eth1_keys === 2 && st.json?.wallet === 'enabled',
     `READY in ${report.boot_ms} ms; status: policy hash = SHA-256 of the file, 2 eth1 keys, wallet enabled`, st.json);
+  check(st.json?.keys_loaded === 2 && st.json?.keys_expected === 2, 'status: keys loaded and expected count both chains (2 of 2)',
+    { loaded: st.json?.keys_loaded, expected: st.json?.keys_expected });
   check(/^0x[0-9a-f]{40}$/.test(st.json?.audit?.signer ?? '') && st.json?.audit?.log === T('data', 'audit.jsonl') && st.json?.audit?.lines_stored >= 1,
     'status: the audit key address, the log in DATA_DIR, the start record stored by the host', st.json?.audit);
   const text = spawnSync(SIGIL, ['status', '--host', `http://127.0.0.1:${statusPort}`], { encoding: 'utf8' }).stdout;

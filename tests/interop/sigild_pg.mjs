@@ -109,7 +109,10 @@ const randao = (epoch) => ({type: "RANDAO_REVEAL", fork_info: FI, randao_reveal:
 // contend with signing on the same per-validator locks.
 const A = new Sigild("A", ["--keymanager-token-file", path.join(tmp, "token-a"), "--slashing-prune-keep-epochs", "100000",
   "--slashing-prune-interval-s", "1"]);
-const B = new Sigild("B", []);
+// B takes its database password from a file, not the command line (the test cluster trusts local
+// connections: this covers the plumbing; libpq's parsing of the result is in test_slashing_url)
+fs.writeFileSync(path.join(tmp, "pg-password"), "not on argv\n", {mode: 0o600});
+const B = new Sigild("B", ["--slashing-db-password-file", path.join(tmp, "pg-password")]);
 const released = []; // {pk, kind: "att"|"block", slot|source,target, tag}
 const conflictStats = {pairs: 0, oneSigned: 0, noneSigned: 0, bothSigned: 0};
 const statusCount = {};
