@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/log.h"
 
 #define PROGRESS_STEPS 10
@@ -46,6 +47,29 @@ bool sigil_keydir_is_regular(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+sigil_result sigil_keydir_read_password_file(char **pw, size_t *pw_len, const char *path)
+{
+    *pw = NULL;
+    *pw_len = 0;
+    SIGIL_GUARD(sigil_read_file_secure(pw, pw_len, path, SIGIL_KEYDIR_MAX_PASSWORD));
+    sigil_strip_newline(*pw, pw_len);
+    return sigil_ok();
+}
+
+sigil_result sigil_keydir_read_password(char **pw, size_t *pw_len, const char *passwords_dir, const char *json_name)
+{
+    *pw = NULL;
+    *pw_len = 0;
+    char *path = sigil_keydir_password_path(passwords_dir, json_name);
+    if (path == NULL) {
+        return sigil_error(SIGIL_ERR_NOMEM);
+    }
+    sigil_result r = sigil_keydir_is_regular(path) ? sigil_keydir_read_password_file(pw, pw_len, path)
+                                                   : sigil_errorf(SIGIL_ERR_NOT_FOUND, "no password file %s", path);
+    free(path);
+    return r;
 }
 
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

@@ -13,6 +13,7 @@
 #define SIGIL_KEYDIR_MAX_THREADS     64
 #define SIGIL_KEYDIR_JSON_SUFFIX     ".json"
 #define SIGIL_KEYDIR_PASSWORD_SUFFIX ".txt"
+#define SIGIL_KEYDIR_MAX_PASSWORD    4096 /* bytes in a password file */
 
 /* The NAME.json regular files of dir (dot files skipped; symlinks to files count), sorted by
  * name so logs and the order of equal keys are reproducible. *names: n malloc'ed strings, freed
@@ -25,6 +26,16 @@ char *sigil_keydir_join(const char *dir, const char *name, size_t name_len, cons
 /* dir/NAME.txt for the keystore file name "NAME.json"; malloc'ed, NULL without memory. */
 char *sigil_keydir_password_path(const char *passwords_dir, const char *json_name);
 bool sigil_keydir_is_regular(const char *path);
+
+/* Reads the password file at path into secure memory (*pw NUL-terminated, free with
+ * sigil_secure_free), at most SIGIL_KEYDIR_MAX_PASSWORD bytes, one trailing "\n" or "\r\n"
+ * removed. On failure *pw is NULL and the detail names the file, never its contents.
+ * Errors: SIGIL_ERR_IO, SIGIL_ERR_TOO_LARGE, SIGIL_ERR_NOMEM. */
+SIGIL_RESULT sigil_keydir_read_password_file(char **pw, size_t *pw_len, const char *path);
+/* The same for the password of keystore file json_name ("NAME.json"): passwords_dir/NAME.txt.
+ * Errors: SIGIL_ERR_NOT_FOUND when that is not a regular file (the keystore has no password),
+ * else those of sigil_keydir_read_password_file. */
+SIGIL_RESULT sigil_keydir_read_password(char **pw, size_t *pw_len, const char *passwords_dir, const char *json_name);
 
 /* Runs each(ctx, i) for every i in [0, n) on a pool of threads (0: one per CPU; at most
  * SIGIL_KEYDIR_MAX_THREADS, at most n), the caller's thread included. After each item, done(ctx,

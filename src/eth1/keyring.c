@@ -3,22 +3,17 @@
  * public key) sits in the ordinary heap; each secret key stays in its own secure allocation. */
 #include "eth1/keyring.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <secp256k1.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/hex.h"
 #include "common/io.h"
 #include "common/keydir.h"
 #include "common/log.h"
 #include "common/secmem.h"
-
-#define MAX_PASSWORD 4096
 
 struct entry {
     uint8_t address[20];
@@ -31,6 +26,7 @@ struct sigil_eth1_keyring {
     struct entry **slots; /* cap slots, NULL = empty; cap a power of two, count <= cap / 2 */
     size_t cap;
     size_t count;
+    size_t max_keys; /* SIGIL_ETH1_MAX_KEYS unless lowered */
 };
 
 static size_t slot_hash(const uint8_t addr[20])
@@ -68,6 +64,7 @@ sigil_result sigil_eth1_keyring_new(struct sigil_eth1_keyring **out)
         free(kr);
         return sigil_error(SIGIL_ERR_NOMEM);
     }
+    kr->max_keys = SIGIL_ETH1_MAX_KEYS;
     *out = kr;
     return sigil_ok();
 }
@@ -123,8 +120,8 @@ sigil_result sigil_eth1_keyring_add(struct sigil_eth1_keyring *kr, sigil_secp256
     pthread_rwlock_wrlock(&kr->lock);
     if (lookup(kr, e->address) != NULL) {
         ret = sigil_errorf(SIGIL_ERR_CONFLICT, "the key ring already holds this address");
-    } else if (kr->count >= SIGIL_ETH1_MAX_KEYS) {
-        ret = sigil_errorf(SIGIL_ERR_TOO_LARGE, "the key ring holds at most %u keys", SIGIL_ETH1_MAX_KEYS);
+    } else if (kr->count >= kr->max_keys) {
+        ret = sigil_errorf(SIGIL_ERR_TOO_LARGE, "the key ring holds at most %zu keys", kr->max_keys);
     } else if ((kr->count + 1) * 2 > kr->cap && !sigil_is_ok(ret = grow(kr))) {
         /* ret carries the error */
     } else {
@@ -140,6 +137,13 @@ out:
         free(e);
     }
     return ret;
+}
+
+void sigil_eth1_keyring_set_max_keys(struct sigil_eth1_keyring *kr, size_t max_keys)
+{
+    pthread_rwlock_wrlock(&kr->lock);
+    kr->max_keys = max_keys < SIGIL_ETH1_MAX_KEYS ? max_keys : SIGIL_ETH1_MAX_KEYS;
+    pthread_rwlock_unlock(&kr->lock);
 }
 
 size_t sigil_eth1_keyring_count(const struct sigil_eth1_keyring *kr)
@@ -272,8 +276,8 @@ sigil_result sigil_eth1_keyring_list(const struct sigil_eth1_keyring *kr, struct
 
 enum item_state { ITEM_TODO, ITEM_NO_PASSWORD, ITEM_OK, ITEM_FAILED };
 
+/* The state of names[i] (the sigil_keydir_scan array, which stays in name order beside it). */
 struct item {
-    char *name; /* "NAME.json" */
     enum item_state state;
     enum sigil_err err;
     char detail[160];
@@ -283,39 +287,9 @@ struct item {
 struct load_job {
     const char *ks_dir;
     const char *pw_dir;
+    char **names;
     struct item *items;
 };
-
-static void items_free(struct item *items, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(items[i].name);
-        sigil_secp256k1_sk_free(items[i].sk);
-    }
-    free(items);
-}
-
-/* The NAME.json files of dir, sorted by name (sigil_keydir_scan). */
-static sigil_result scan(struct item **out, size_t *out_n, const char *dir)
-{
-    char **names = NULL;
-    size_t n = 0;
-    *out = NULL;
-    *out_n = 0;
-    SIGIL_GUARD(sigil_keydir_scan(&names, &n, dir, "eth1 keystores"));
-    struct item *items = calloc(n ? n : 1, sizeof *items);
-    if (items == NULL) {
-        sigil_keydir_names_free(names, n);
-        return sigil_error(SIGIL_ERR_NOMEM);
-    }
-    for (size_t i = 0; i < n; i++) {
-        items[i].name = names[i];
-    }
-    free(names);
-    *out = items;
-    *out_n = n;
-    return sigil_ok();
-}
 
 static void item_fail(struct item *it, sigil_result r)
 {
@@ -326,33 +300,28 @@ static void item_fail(struct item *it, sigil_result r)
              sigil_error_detail()[0] ? sigil_error_detail() : sigil_strerror(r.code));
 }
 
-static void load_one(struct load_job *job, struct item *it)
+static void load_one(struct load_job *job, const char *name, struct item *it)
 {
-    size_t base = strlen(it->name) - strlen(SIGIL_KEYDIR_JSON_SUFFIX);
-    char *pw_path = sigil_keydir_password_path(job->pw_dir, it->name);
-    char *ks_path = sigil_keydir_join(job->ks_dir, it->name, strlen(it->name), NULL);
+    char *ks_path = sigil_keydir_join(job->ks_dir, name, strlen(name), NULL);
     char *json = NULL;
     char *pw = NULL;
     size_t json_len = 0;
     size_t pw_len = 0;
     sigil_error_clear();
-    if (pw_path == NULL || ks_path == NULL) {
-        item_fail(it, sigil_error(SIGIL_ERR_NOMEM));
-        goto out;
-    }
-    if (access(pw_path, F_OK) != 0) {
+    sigil_result r = sigil_keydir_read_password(&pw, &pw_len, job->pw_dir, name);
+    if (r.code == SIGIL_ERR_NOT_FOUND) {
+        size_t base = strlen(name) - strlen(SIGIL_KEYDIR_JSON_SUFFIX);
         it->state = ITEM_NO_PASSWORD;
         it->err = SIGIL_ERR_KEYSTORE_FORMAT;
-        snprintf(it->detail, sizeof it->detail, "no password file %.*s%s", (int)base, it->name,
+        snprintf(it->detail, sizeof it->detail, "no password file %.*s%s", (int)base, name,
                  SIGIL_KEYDIR_PASSWORD_SUFFIX);
         goto out;
     }
-    sigil_result r = sigil_read_file(&json, &json_len, ks_path, SIGIL_ETH1_KEYSTORE_MAX);
     if (sigil_is_ok(r)) {
-        r = sigil_read_file_secure(&pw, &pw_len, pw_path, MAX_PASSWORD);
+        r = ks_path != NULL ? sigil_read_file(&json, &json_len, ks_path, SIGIL_ETH1_KEYSTORE_MAX)
+                            : sigil_error(SIGIL_ERR_NOMEM);
     }
     if (sigil_is_ok(r)) {
-        sigil_strip_newline(pw, &pw_len);
         r = sigil_eth1_keystore_decrypt(&it->sk, json, json_len, pw, pw_len);
     }
     if (!sigil_is_ok(r)) {
@@ -363,26 +332,19 @@ static void load_one(struct load_job *job, struct item *it)
 out:
     sigil_secure_free(pw);
     free(json);
-    free(pw_path);
     free(ks_path);
 }
 
 static void load_each(void *ctx, size_t i)
 {
     struct load_job *job = ctx;
-    load_one(job, &job->items[i]);
+    load_one(job, job->names[i], &job->items[i]);
 }
 
-sigil_result sigil_eth1_keyring_load_dir(struct sigil_eth1_keyring *kr, const char *keystores_dir,
-                                         const char *passwords_dir, unsigned threads,
-                                         struct sigil_eth1_load_report *rep)
+/* Moves the decrypted keys into the ring and fills rep; returns the first failure's code. */
+static enum sigil_err add_loaded(struct sigil_eth1_keyring *kr, char **names, struct item *items, size_t n,
+                                 struct sigil_eth1_load_report *rep)
 {
-    memset(rep, 0, sizeof *rep);
-    struct item *items = NULL;
-    size_t n = 0;
-    SIGIL_GUARD(scan(&items, &n, keystores_dir));
-    struct load_job job = {.ks_dir = keystores_dir, .pw_dir = passwords_dir, .items = items};
-    sigil_keydir_fan_out(n, threads, load_each, NULL, &job, "loading eth1 keystores");
     enum sigil_err first_err = SIGIL_OK;
     for (size_t i = 0; i < n; i++) {
         struct item *it = &items[i];
@@ -401,21 +363,57 @@ sigil_result sigil_eth1_keyring_load_dir(struct sigil_eth1_keyring *kr, const ch
             }
         }
         rep->failed++;
-        SIGIL_LOG_WARN("eth1 keystore not loaded", SIGIL_LOG_STR("file", it->name),
+        SIGIL_LOG_WARN("eth1 keystore not loaded", SIGIL_LOG_STR("file", names[i]),
                        SIGIL_LOG_STR("error", sigil_strerror(it->err)), SIGIL_LOG_STR("detail", it->detail));
         if (first_err == SIGIL_OK) {
             first_err = it->err;
-            snprintf(rep->first_error, sizeof rep->first_error, "%s: %s", it->name, it->detail);
+            snprintf(rep->first_error, sizeof rep->first_error, "%s: %s", names[i], it->detail);
         }
     }
-    items_free(items, n);
+    return first_err;
+}
+
+sigil_result sigil_eth1_keyring_load_dir(struct sigil_eth1_keyring *kr, const char *keystores_dir,
+                                         const char *passwords_dir, unsigned threads,
+                                         struct sigil_eth1_load_report *rep)
+{
+    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
+    memset(rep, 0, sizeof *rep);
+    char **names = NULL;
+    struct item *items = NULL;
+    size_t n = 0;
+    SIGIL_GUARD(sigil_keydir_scan(&names, &n, keystores_dir, "eth1 keystores"));
+    /* Refused before any decryption: each one may cost a scrypt of up to 1 GiB. */
+    pthread_rwlock_rdlock(&kr->lock);
+    size_t have = kr->count;
+    size_t max = kr->max_keys;
+    pthread_rwlock_unlock(&kr->lock);
+    if (have > max || n > max - have) {
+        ret = sigil_errorf(SIGIL_ERR_TOO_LARGE,
+                           "%s holds %zu eth1 keystores, more than the key ring can take (at most %zu keys, %zu "
+                           "already loaded); nothing was decrypted",
+                           keystores_dir, n, max, have);
+        goto out;
+    }
+    items = calloc(n ? n : 1, sizeof *items);
+    SIGIL_ENSURE_GOTO(items != NULL, SIGIL_ERR_NOMEM);
+    struct load_job job = {.ks_dir = keystores_dir, .pw_dir = passwords_dir, .names = names, .items = items};
+    sigil_keydir_fan_out(n, threads, load_each, NULL, &job, "loading eth1 keystores");
+    enum sigil_err code = add_loaded(kr, names, items, n, rep);
     if (n > 0 && rep->loaded == 0) {
-        enum sigil_err code = first_err;
         if (code != SIGIL_ERR_KEYSTORE_FORMAT && code != SIGIL_ERR_KEYSTORE_PASSWORD &&
             code != SIGIL_ERR_KEYSTORE_PUBKEY) {
             code = SIGIL_ERR_KEYSTORE_FORMAT;
         }
-        return sigil_errorf(code, "no eth1 keystore in %s could be loaded (%s)", keystores_dir, rep->first_error);
+        ret = sigil_errorf(code, "no eth1 keystore in %s could be loaded (%s)", keystores_dir, rep->first_error);
+        goto out;
     }
-    return sigil_ok();
+    ret = sigil_ok();
+out:
+    for (size_t i = 0; items != NULL && i < n; i++) {
+        sigil_secp256k1_sk_free(items[i].sk);
+    }
+    free(items);
+    sigil_keydir_names_free(names, n);
+    return ret;
 }

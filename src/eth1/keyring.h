@@ -18,8 +18,13 @@ struct sigil_eth1_keyring;
 SIGIL_RESULT sigil_eth1_keyring_new(struct sigil_eth1_keyring **out);
 void sigil_eth1_keyring_free(struct sigil_eth1_keyring *kr); /* wipes every key */
 
+/* Lowers the number of keys the ring takes (SIGIL_ETH1_MAX_KEYS at most, and by default). Keys
+ * already held stay; later adds and loads are refused past it. */
+void sigil_eth1_keyring_set_max_keys(struct sigil_eth1_keyring *kr, size_t max_keys);
+
 /* Takes ownership of sk (also on failure: it is freed). Errors: SIGIL_ERR_CONFLICT (address
- * already present; sk freed), SIGIL_ERR_TOO_LARGE (SIGIL_ETH1_MAX_KEYS), SIGIL_ERR_NOMEM. */
+ * already present; sk freed), SIGIL_ERR_TOO_LARGE (the ring's limit, SIGIL_ETH1_MAX_KEYS unless
+ * lowered), SIGIL_ERR_NOMEM. */
 SIGIL_RESULT sigil_eth1_keyring_add(struct sigil_eth1_keyring *kr, sigil_secp256k1_sk *sk, uint8_t addr_out[20]);
 
 size_t sigil_eth1_keyring_count(const struct sigil_eth1_keyring *kr);
@@ -54,8 +59,9 @@ struct sigil_eth1_load_report {
 /* Loads every NAME.json in keystores_dir whose NAME.txt exists in passwords_dir (trailing newline
  * stripped), decrypting in parallel on `threads` threads (0 = online CPUs), logging progress.
  * A keystore without a password file, or one that fails, is counted in failed and logged; the
- * call fails only when the directory cannot be read or nothing at all could be loaded from a
- * non-empty directory (SIGIL_ERR_KEYSTORE_*). */
+ * call fails only when the directory cannot be read, when it holds more NAME.json files than the
+ * ring has room for (SIGIL_ERR_TOO_LARGE, refused before anything is decrypted), or when nothing
+ * at all could be loaded from a non-empty directory (SIGIL_ERR_KEYSTORE_*). */
 SIGIL_RESULT sigil_eth1_keyring_load_dir(struct sigil_eth1_keyring *kr, const char *keystores_dir,
                                          const char *passwords_dir, unsigned threads,
                                          struct sigil_eth1_load_report *rep);

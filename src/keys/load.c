@@ -16,8 +16,7 @@
 #include "crypto/eip2335.h"
 #include "keys/internal.h"
 
-#define MAX_PASSWORD 4096
-#define KEK_LEN      32
+#define KEK_LEN 32
 
 enum item_state { ITEM_TODO, ITEM_NO_PASSWORD, ITEM_OK, ITEM_FAILED };
 
@@ -90,10 +89,7 @@ static sigil_result decrypt_one(struct item *it, const struct sigil_load_opts *o
     char *pw = NULL;
     size_t pw_len = 0;
     struct sigil_eip2335_info info;
-    char *pw_path = sigil_keydir_password_path(o->passwords_dir, it->name);
-    SIGIL_ENSURE_GOTO(pw_path != NULL, SIGIL_ERR_NOMEM);
-    SIGIL_GUARD_GOTO(sigil_read_file_secure(&pw, &pw_len, pw_path, MAX_PASSWORD));
-    sigil_strip_newline(pw, &pw_len);
+    SIGIL_GUARD_GOTO(sigil_keydir_read_password(&pw, &pw_len, o->passwords_dir, it->name));
     SIGIL_GUARD_GOTO(sigil_eip2335_decrypt(&it->sk, &info, json, len, pw, pw_len));
     if (info.has_pubkey) {
         memcpy(it->pk, info.pubkey, KEYS_PK_LEN); /* decrypt checked it against the key */
@@ -106,7 +102,6 @@ static sigil_result decrypt_one(struct item *it, const struct sigil_load_opts *o
     ret = sigil_ok();
 out:
     sigil_secure_free(pw);
-    free(pw_path);
     return ret;
 }
 
@@ -197,13 +192,12 @@ static bool cache_key_init(struct keys_cache_key *key, char **pw, const struct s
         return true;
     }
     size_t len = 0;
-    sigil_result r = sigil_read_file_secure(pw, &len, o->cache_password_file, MAX_PASSWORD);
+    sigil_result r = sigil_keydir_read_password_file(pw, &len, o->cache_password_file);
     if (!sigil_is_ok(r)) {
         SIGIL_LOG_WARN("key cache password file cannot be read; loading without the cache",
                        SIGIL_LOG_STR("error", sigil_strerror(r.code)), SIGIL_LOG_STR("detail", sigil_error_detail()));
         return false;
     }
-    sigil_strip_newline(*pw, &len);
     if (len == 0) {
         SIGIL_LOG_WARN("key cache password is empty; loading without the cache", SIGIL_LOG_NONE);
         return false;

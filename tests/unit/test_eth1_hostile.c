@@ -360,8 +360,8 @@ static void test_auth_json_hostile(void **state)
     assert_int_equal(a.address[0], 0x35);
     /* chainId is 256 bits (0x0 = any chain), the nonce 64 */
     assert_true(sigil_is_ok(auth_with(&a, "chainId", json_string("0x0"))));
-    assert_true(sigil_is_ok(auth_with(
-        &a, "chainId", json_string("0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"))));
+    assert_true(sigil_is_ok(
+        auth_with(&a, "chainId", json_string("0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"))));
     assert_true(sigil_is_ok(auth_with(&a, "nonce", json_string("0xffffffffffffffff"))));
     assert_true(a.nonce == UINT64_MAX);
 

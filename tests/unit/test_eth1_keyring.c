@@ -2,7 +2,8 @@
  * identifier in every form (address, 64/65-byte and compressed public keys, with and without 0x,
  * either case) and refusing malformed ones; loading a directory of v3 keystores in parallel
  * (scrypt and pbkdf2) with a missing password file, a wrong password, a corrupt file, a duplicate
- * key and a non-keystore; concurrent readers while a writer adds keys. */
+ * key and a non-keystore; more keystores than the ring takes, refused before decrypting;
+ * concurrent readers while a writer adds keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -339,6 +340,68 @@ static void test_load_dir(void **state)
     assert_int_equal(nftw(g_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* More keystores than the ring has room for: refused after the directory scan, before any
+ * decryption (each may cost a scrypt of up to 1 GiB), not by the add after all of them. The
+ * ring's limit is lowered here: SIGIL_ETH1_MAX_KEYS files would be 100k keystores. */
+static void test_load_dir_limit(void **state)
+{
+    (void)state;
+    make_dirs();
+    for (unsigned i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "k%u", i);
+        make_keystore(name, 100 + i, "pw", "pw\n", false);
+    }
+    make_keystore("no-password", 110, "pw", NULL, false); /* counted: it is a keystore file */
+    char ks[512], pw[512];
+    snprintf(ks, sizeof ks, "%s/ks", g_root);
+    snprintf(pw, sizeof pw, "%s/pw", g_root);
+
+    struct sigil_eth1_keyring *kr = NULL;
+    assert_true(sigil_is_ok(sigil_eth1_keyring_new(&kr)));
+    sigil_eth1_keyring_set_max_keys(kr, 4);
+    struct sigil_eth1_load_report rep;
+    sigil_error_clear();
+    sigil_result r = sigil_eth1_keyring_load_dir(kr, ks, pw, 2, &rep);
+    assert_int_equal(r.code, SIGIL_ERR_TOO_LARGE);
+    assert_non_null(strstr(sigil_error_detail(), "5 eth1 keystores"));
+    assert_non_null(strstr(sigil_error_detail(), "at most 4 keys"));
+    assert_non_null(strstr(sigil_error_detail(), ks));
+    assert_int_equal(rep.loaded, 0); /* not "4 loaded, 1 refused by the add" */
+    assert_int_equal(rep.failed, 0);
+    assert_int_equal(sigil_eth1_keyring_count(kr), 0);
+
+    /* exactly at the limit: loads (the password-less file is reported, not loaded) */
+    sigil_eth1_keyring_set_max_keys(kr, 5);
+    assert_true(sigil_is_ok(sigil_eth1_keyring_load_dir(kr, ks, pw, 2, &rep)));
+    assert_int_equal(rep.loaded, 4);
+    assert_int_equal(rep.failed, 1);
+    assert_int_equal(sigil_eth1_keyring_count(kr), 4);
+    sigil_eth1_keyring_free(kr);
+
+    /* keys already in the ring count against the room left */
+    assert_true(sigil_is_ok(sigil_eth1_keyring_new(&kr)));
+    assert_true(sigil_is_ok(sigil_eth1_keyring_add(kr, make_key(1), NULL)));
+    sigil_eth1_keyring_set_max_keys(kr, 5);
+    sigil_error_clear();
+    r = sigil_eth1_keyring_load_dir(kr, ks, pw, 1, &rep);
+    assert_int_equal(r.code, SIGIL_ERR_TOO_LARGE);
+    assert_non_null(strstr(sigil_error_detail(), "1 already loaded"));
+    assert_int_equal(sigil_eth1_keyring_count(kr), 1);
+    /* a limit below the keys held: nothing more is added, by add or by load */
+    sigil_eth1_keyring_set_max_keys(kr, 0);
+    assert_int_equal(sigil_eth1_keyring_add(kr, make_key(2), NULL).code, SIGIL_ERR_TOO_LARGE);
+    assert_int_equal(sigil_eth1_keyring_load_dir(kr, ks, pw, 1, &rep).code, SIGIL_ERR_TOO_LARGE);
+    assert_int_equal(sigil_eth1_keyring_count(kr), 1);
+    /* the limit cannot be raised past SIGIL_ETH1_MAX_KEYS; at the default, the directory loads */
+    sigil_eth1_keyring_set_max_keys(kr, (size_t)SIGIL_ETH1_MAX_KEYS * 2);
+    assert_true(sigil_is_ok(sigil_eth1_keyring_load_dir(kr, ks, pw, 1, &rep)));
+    assert_int_equal(sigil_eth1_keyring_count(kr), 5);
+    sigil_eth1_keyring_free(kr);
+
+    assert_int_equal(nftw(g_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 /* ---------------------------------------------------------------- concurrency */
 
 struct reader_arg {
@@ -396,10 +459,8 @@ int main(void)
 {
     sigil_log_init(SIGIL_LOG_ERROR, 2);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_sign_list),
-        cmocka_unit_test(test_resolve_forms),
-        cmocka_unit_test(test_load_dir),
-        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_add_sign_list),  cmocka_unit_test(test_resolve_forms), cmocka_unit_test(test_load_dir),
+        cmocka_unit_test(test_load_dir_limit), cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

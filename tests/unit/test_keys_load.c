@@ -1,7 +1,8 @@
 /* Unit tests for src/keys load.c and cache.c: loading a directory with good, password-less,
  * wrong-password, corrupt and non-keystore files; the fast-load cache (round trip, tampering,
- * changed keystores, wrong password, KEK mode, file mode, no secret bytes in the file); and that
- * no secret or password reaches the log. Keystores are made here with cheap KDF costs. */
+ * changed keystores, wrong password, KEK mode, file mode, no secret bytes in the file); password
+ * files (sigil_keydir_read_password); and that no secret or password reaches the log. Keystores
+ * are made here with cheap KDF costs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/hex.h"
+#include "common/keydir.h"
 #include "common/log.h"
 #include "common/secmem.h"
 #include "crypto/bls.h"
@@ -391,6 +393,60 @@ static void test_load_errors(void **state)
     sigil_keystore_free(ks);
 }
 
+/* The password step shared with the eth1 key ring (sigil_keydir_read_password): NAME.txt beside
+ * NAME.json, read into secure memory, one trailing newline removed; errors name the file and
+ * never echo what is in it. */
+static void test_password_files(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/a.txt", fx.pw_dir);
+    write_text(path, "pw-a \xc3\xa9\r\n", 9);
+    char *pw = NULL;
+    size_t len = 0;
+    assert_true(sigil_is_ok(sigil_keydir_read_password(&pw, &len, fx.pw_dir, "a.json")));
+    assert_int_equal(len, 7);
+    assert_string_equal(pw, "pw-a \xc3\xa9");
+    assert_true(sigil_secure_owns(pw));
+    sigil_secure_free(pw);
+
+    /* no NAME.txt, or one that is not a regular file: the keystore has no password */
+    sigil_error_clear();
+    assert_int_equal(sigil_keydir_read_password(&pw, &len, fx.pw_dir, "none.json").code, SIGIL_ERR_NOT_FOUND);
+    assert_null(pw);
+    assert_non_null(strstr(sigil_error_detail(), "none.txt"));
+    snprintf(path, sizeof(path), "%s/d.txt", fx.pw_dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(sigil_keydir_read_password(&pw, &len, fx.pw_dir, "d.json").code, SIGIL_ERR_NOT_FOUND);
+
+    /* over SIGIL_KEYDIR_MAX_PASSWORD: refused naming the file, not quoting it */
+    static char big[SIGIL_KEYDIR_MAX_PASSWORD + 2];
+    memset(big, 'x', sizeof(big) - 1);
+    memcpy(big, "zz-leak-zz", 10);
+    snprintf(path, sizeof(path), "%s/big.txt", fx.pw_dir);
+    write_text(path, big, SIGIL_KEYDIR_MAX_PASSWORD + 1);
+    sigil_error_clear();
+    assert_int_equal(sigil_keydir_read_password(&pw, &len, fx.pw_dir, "big.json").code, SIGIL_ERR_TOO_LARGE);
+    assert_null(pw);
+    assert_non_null(strstr(sigil_error_detail(), path));
+    assert_null(strstr(sigil_error_detail(), "zz-leak-zz"));
+    write_text(path, big, SIGIL_KEYDIR_MAX_PASSWORD); /* exactly the limit is fine */
+    assert_true(sigil_is_ok(sigil_keydir_read_password_file(&pw, &len, path)));
+    assert_int_equal(len, SIGIL_KEYDIR_MAX_PASSWORD);
+    sigil_secure_free(pw);
+
+    /* through the loader: the keystore with the oversized password fails, the log names the file */
+    make_keystore("big", 0, NULL, false);
+    write_text(path, big, SIGIL_KEYDIR_MAX_PASSWORD + 1);
+    make_keystore("a", 1, fx.password[1], false);
+    struct sigil_load_opts o = opts(false);
+    struct sigil_load_report rep = load_free(&o);
+    assert_int_equal(rep.loaded, 1);
+    assert_int_equal(rep.failed, 1);
+    assert_true(log_has("big.txt"));
+    assert_false(log_has("zz-leak-zz"));
+}
+
 /* Bytes of key i as they could appear in a leaky file: big-endian, little-endian limbs, hex. */
 static void assert_no_secret_in(const char *path)
 {
@@ -669,6 +725,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_mix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_duplicate_and_no_pubkey, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_changed_keystores, setup, teardown),
