@@ -241,9 +241,25 @@ static sigil_result get_addr(uint8_t out[20], const json_t *v, const char *path)
     return sigil_ok();
 }
 
+/* A decimal string, or a 0x hex quantity as the JSON-RPC ones (sigil_eth1_parse_quantity: 1..64
+ * digits, no leading zeros). */
+static bool parse_amount(pw_t *out, const char *s)
+{
+    if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) {
+        return pw_parse_dec(out, s);
+    }
+    sigil_u256 q;
+    if (!sigil_is_ok(sigil_eth1_parse_quantity(&q, s, "amount"))) {
+        sigil_error_clear(); /* the callers report their own error, or none */
+        return false;
+    }
+    *out = pw_from_be(q.b);
+    return true;
+}
+
 static sigil_result get_amount(pw_t *out, const json_t *v, const char *path)
 {
-    if (!json_is_string(v) || json_string_length(v) > 80 || !pw_parse(out, json_string_value(v))) {
+    if (!json_is_string(v) || json_string_length(v) > 80 || !parse_amount(out, json_string_value(v))) {
         return perr(path, "must be an amount in wei: a decimal string or a 0x hex string without leading zeros, "
                           "at most 2^256-1");
     }
@@ -1070,7 +1086,7 @@ static bool domain_uint(pw_t *out, const json_t *v)
         return false;
     }
     (void)snprintf(buf, sizeof buf, "%s%s", hex ? "0x" : "", digits);
-    return pw_parse(out, buf);
+    return parse_amount(out, buf);
 }
 
 static bool domain_bytes(uint8_t *out, size_t n, const json_t *v)
@@ -1123,11 +1139,7 @@ static bool check_typed(const struct pol *pol, const json_t *dom, struct sigil_p
     if (!pol->typed_data) {
         return refuse(d, "typed_data", "the policy does not allow signing EIP-712 typed data");
     }
-    json_t *tmp = NULL;
-    if (!json_is_object(dom)) {
-        tmp = json_object(); /* no domain: as if every member were absent */
-        dom = tmp;
-    }
+    /* No domain (or not an object): json_object_get finds nothing, as if every member were absent. */
     bool refused = false;
     if (pol->has_chains) {
         pw_t c;
@@ -1152,7 +1164,6 @@ static bool check_typed(const struct pol *pol, const json_t *dom, struct sigil_p
                 refuse(d, "eip712.domain", "the typed data domain matches no entry of the policy's eip712_domains");
         }
     }
-    json_decref(tmp);
     return refused;
 }
 

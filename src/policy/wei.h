@@ -1,5 +1,5 @@
 /* 256-bit unsigned amounts for the policy engine and the spend ledger: saturating add and
- * multiply, compare, parsing of rules-file amounts and exact decimal formatting ("2.5 ETH").
+ * multiply, compare, decimal parsing and exact decimal formatting ("2.5 ETH").
  *
  * Header-only (static inline) so that the slashing module's spend ledger can use it without a
  * link dependency on sigil_policy. Values are four 64-bit limbs, least significant first;
@@ -113,37 +113,13 @@ static inline uint64_t pw_divmod_u64(pw_t *a, uint64_t d)
     return (uint64_t)rem;
 }
 
-/* Parses a rules-file amount: a decimal string without leading zeros ("0" alone is fine) or a
- * 0x hex quantity of 1..64 digits without leading zeros ("0x0" alone is fine). False on anything
- * else, including values over 2^256-1. */
-static inline bool pw_parse(pw_t *out, const char *s)
+/* Parses a decimal amount without leading zeros ("0" alone is fine). False on anything else,
+ * including values over 2^256-1. (0x hex quantities are sigil_eth1_parse_quantity's; the policy
+ * engine accepts both forms in a rules file.) */
+static inline bool pw_parse_dec(pw_t *out, const char *s)
 {
     pw_t r = pw_u64(0);
     size_t n = strlen(s);
-    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        s += 2;
-        n -= 2;
-        if (n == 0 || n > 64 || (n > 1 && s[0] == '0')) {
-            return false;
-        }
-        for (size_t i = 0; i < n; i++) {
-            char c = s[i];
-            uint64_t v;
-            if (c >= '0' && c <= '9') {
-                v = (uint64_t)(c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                v = (uint64_t)(c - 'a') + 10;
-            } else if (c >= 'A' && c <= 'F') {
-                v = (uint64_t)(c - 'A') + 10;
-            } else {
-                return false;
-            }
-            size_t bit = (n - 1 - i) * 4;
-            r.l[bit / 64] |= v << (bit % 64);
-        }
-        *out = r;
-        return true;
-    }
     if (n == 0 || n > 78 || (n > 1 && s[0] == '0')) {
         return false;
     }

@@ -61,6 +61,7 @@ enum slash_stmt {
     S_SPEND_TOTAL_GET,
     S_SPEND_TOTAL_PUT,
     S_SPEND_INSERT,
+    S_SPEND_ACCOUNTS,
     S_SPEND_PRUNE,
     S_SPEND_PRUNE_TOTALS,
     S__COUNT

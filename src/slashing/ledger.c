@@ -20,6 +20,7 @@
  * nothing, so it may share a group commit with other requests. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "policy/policy.h"
@@ -234,17 +235,53 @@ sigil_result sigil_slashing_spent(struct sigil_slashing_db *db, const uint8_t ac
     return sigil_ok();
 }
 
-struct prune_arg {
-    uint64_t cutoff;
+/* ---- pruning ---- */
+
+struct acct_list {
+    size_t n, cap;
+    uint8_t (*a)[20];
 };
+
+static sigil_result acct_cb(void *ud, const struct slash_val *c, int n)
+{
+    struct acct_list *l = ud;
+    if (n < 1 || c[0].t != SV_BLOB || c[0].n != 20) {
+        return sigil_errorf(SIGIL_ERR_DB, "malformed spend_ledger account");
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        uint8_t(*a)[20] = realloc(l->a, cap * sizeof *a);
+        if (a == NULL) {
+            return sigil_error(SIGIL_ERR_NOMEM);
+        }
+        l->a = a;
+        l->cap = cap;
+    }
+    memcpy(l->a[l->n++], c[0].b, 20);
+    return sigil_ok();
+}
+
+struct prune_arg {
+    struct acct_list *list;
+    const uint8_t *account; /* the one account to prune */
+    uint64_t cutoff;        /* a bucket start: rows before it go, with their buckets' totals */
+};
+
+static sigil_result tx_spend_accounts(struct slash_tx *tx, void *arg)
+{
+    struct prune_arg *a = arg;
+    a->list->n = 0;
+    struct slash_val p[1] = {SLASH_U64(a->cutoff)};
+    return tx->vt->query(tx->conn, S_SPEND_ACCOUNTS, p, 1, acct_cb, a->list);
+}
 
 static sigil_result tx_spend_prune(struct slash_tx *tx, void *arg)
 {
     struct prune_arg *a = arg;
-    struct slash_val p[1] = {SLASH_U64(a->cutoff)};
-    SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_PRUNE, p, 1, NULL, NULL));
-    p[0] = SLASH_U64(a->cutoff / LEDGER_BUCKET_S);
-    return tx->vt->query(tx->conn, S_SPEND_PRUNE_TOTALS, p, 1, NULL, NULL);
+    struct slash_val p[2] = {SLASH_BLOB(a->account, 20), SLASH_U64(a->cutoff)};
+    SIGIL_GUARD(tx->vt->query(tx->conn, S_SPEND_PRUNE, p, 2, NULL, NULL));
+    p[1] = SLASH_U64(a->cutoff / LEDGER_BUCKET_S);
+    return tx->vt->query(tx->conn, S_SPEND_PRUNE_TOTALS, p, 2, NULL, NULL);
 }
 
 sigil_result slash_spend_prune(struct sigil_slashing_db *db, uint64_t now_s)
@@ -256,6 +293,20 @@ sigil_result slash_spend_prune(struct sigil_slashing_db *db, uint64_t now_s)
      * cutoff is rounded down to a bucket start, so whole buckets go with all of their rows and every
      * remaining total stays the sum of its bucket's rows. */
     uint64_t cutoff = now_s - LEDGER_MAX_WINDOW_S;
-    struct prune_arg a = {cutoff - cutoff % LEDGER_BUCKET_S};
-    return slash_db_run(db, tx_spend_prune, &a, false);
+    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
+    struct acct_list l = {0};
+    struct prune_arg a = {.list = &l, .cutoff = cutoff - cutoff % LEDGER_BUCKET_S};
+    SIGIL_GUARD_GOTO(slash_db_run(db, tx_spend_accounts, &a, false));
+    for (size_t i = 0; i < l.n; i++) {
+        /* One transaction per account, each an index range of (account, time) and of (account,
+         * bucket): the SQLite writer is never held for the whole ledger, so signing and
+         * reservations wait for one account's old rows at most (as sigil_slashing_prune does per
+         * validator). Each commit leaves every total equal to the sum of its bucket's rows. */
+        a.account = l.a[i];
+        SIGIL_GUARD_GOTO(slash_db_run(db, tx_spend_prune, &a, false));
+    }
+    ret = sigil_ok();
+out:
+    free(l.a);
+    return ret;
 }

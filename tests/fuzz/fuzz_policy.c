@@ -1,9 +1,10 @@
 /* Fuzz harness for the wallet rules-file parser and the checks run with what it accepts. The input
  * is the rules file itself (so the seed corpus is plain JSON); when it parses, a set of requests
  * derived from a hash of the input (transactions of every type with varying chain ids, values,
- * calldata, fees, authorizations; personal, typed with a domain, raw and authorization requests,
- * with and without approvals) is checked against it for a few accounts, along with the binding,
- * the spend windows and the spend amount. Nothing may crash, leak or read out of bounds. */
+ * calldata, fees, authorizations; personal, typed (with a domain object, none, or a domain that is
+ * not an object), raw and authorization requests, with and without approvals) is checked against
+ * it for a few accounts, along with the binding, the spend windows and the spend amount. Nothing
+ * may crash, leak or read out of bounds. */
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
@@ -35,6 +36,7 @@ static void run_checks(const struct sigil_policy *p, const uint8_t h[32])
     json_t *dom =
         json_pack("{s:s,s:s,s:I,s:s}", "name", (h[5] & 1) ? "Permit2" : "Other", "version", "1", "chainId",
                   (json_int_t)chains[h[6] & 3], "verifyingContract", "0x000000000022d473030f116ddee9f6b43ac78ba3");
+    json_t *notobj = json_pack("[s]", "chainId"); /* a domain that is not an object */
     for (int a = 0; a < 3; a++) {
         (void)sigil_policy_name_for(p, accounts[a]);
         struct sigil_spend_window w[SIGIL_POLICY_MAX_WINDOWS];
@@ -75,7 +77,9 @@ static void run_checks(const struct sigil_policy *p, const uint8_t h[32])
         }
         for (int kind = SIGIL_POLICY_PERSONAL; kind <= SIGIL_POLICY_AUTH; kind++) {
             struct sigil_policy_request rq = {.kind = (enum sigil_policy_kind)kind,
-                                              .typed_domain = (h[22] & 1) ? dom : NULL,
+                                              .typed_domain = (h[22] & 1)   ? dom
+                                                              : (h[22] & 2) ? notobj
+                                                                            : NULL,
                                               .auth = auths,
                                               .approvals = approvals,
                                               .napprovals = h[23] % 3};
@@ -86,6 +90,7 @@ static void run_checks(const struct sigil_policy *p, const uint8_t h[32])
         }
     }
     json_decref(dom);
+    json_decref(notobj);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -89,7 +89,7 @@ static void parse_err(const char *json, size_t len, enum sigil_err code, const c
 static void u256(sigil_u256 *out, const char *dec)
 {
     pw_t v;
-    assert_true(pw_parse(&v, dec));
+    assert_true(pw_parse_dec(&v, dec));
     pw_to_be(out->b, v);
 }
 
@@ -201,6 +201,13 @@ static void test_parse_full(void **state)
     }
     sigil_policy_free(p);
 
+    /* hex amounts take an upper-case prefix and digits, as JSON-RPC quantities do */
+    p = parse_ok("{\"version\":1,\"policies\":[{\"name\":\"w\",\"keys\":\"*\",\"spend_windows\":["
+                 "{\"name\":\"a\",\"window\":60,\"max_wei\":\"0XDE0B6B3A7640000\"}]}]}");
+    assert_int_equal(sigil_policy_spend_limits(p, a1, w), 1);
+    assert_memory_equal(w[0].max_wei.b, one.b, 32);
+    sigil_policy_free(p);
+
     /* an empty policy list is valid: every key is unbound */
     p = parse_ok("{\"version\":1,\"policies\":[]}");
     assert_null(sigil_policy_name_for(p, a1));
@@ -277,6 +284,10 @@ static void test_parse_hostile(void **state)
         {POL("\"max_value_wei\":\"\""), "max_value_wei"},
         {POL("\"max_value_wei\":\"0x\""), "max_value_wei"},
         {POL("\"max_value_wei\":\"0x01\""), "max_value_wei"},
+        {POL("\"max_value_wei\":\"0X00\""), "max_value_wei"},
+        {POL("\"max_value_wei\":\"0xg\""), "max_value_wei"},
+        {POL("\"max_value_wei\":\"0x1 \""), "max_value_wei"},
+        {POL("\"max_value_wei\":\"x1\""), "max_value_wei"},
         {POL("\"max_value_wei\":\"1e18\""), "max_value_wei"},
         {POL("\"max_value_wei\":\" 1\""), "max_value_wei"},
         {POL("\"max_value_wei\":"
@@ -650,6 +661,18 @@ static void test_rules_kinds(void **state)
     }
     /* no domain object at all: no chainId */
     REFUSED(check_kind(p, a1, SIGIL_POLICY_TYPED, NULL, NULL), "chain_id");
+    /* a domain that is not an object has no members either */
+    json_t *notobj = json_pack("[s]", "chainId");
+    REFUSED(check_kind(p, a1, SIGIL_POLICY_TYPED, notobj, NULL), "chain_id");
+    sigil_policy_free(p);
+
+    /* domains without a chain restriction: a missing or non-object domain matches no entry */
+    p = parse_ok(POL("\"typed_data\":true,\"eip712_domains\":[{\"name\":\"Permit2\"}]"));
+    REFUSED(check_kind(p, a1, SIGIL_POLICY_TYPED, NULL, NULL), "eip712.domain");
+    REFUSED(check_kind(p, a1, SIGIL_POLICY_TYPED, notobj, NULL), "eip712.domain");
+    json_t *permit = json_pack("{s:s}", "name", "Permit2");
+    ALLOWED(check_kind(p, a1, SIGIL_POLICY_TYPED, permit, NULL));
+    json_decref(permit);
     sigil_policy_free(p);
 
     /* without chain_ids and eip712_domains any domain passes; raw and authorizations when allowed */
@@ -657,6 +680,8 @@ static void test_rules_kinds(void **state)
     json_t *dom = json_pack("{s:s}", "name", "anything");
     ALLOWED(check_kind(p, a1, SIGIL_POLICY_TYPED, dom, NULL));
     ALLOWED(check_kind(p, a1, SIGIL_POLICY_TYPED, NULL, NULL));
+    ALLOWED(check_kind(p, a1, SIGIL_POLICY_TYPED, notobj, NULL));
+    json_decref(notobj);
     json_decref(dom);
     ALLOWED(check_kind(p, a1, SIGIL_POLICY_RAW, NULL, NULL));
     REFUSED(check_kind(p, a1, SIGIL_POLICY_PERSONAL, NULL, NULL), "personal_sign");
@@ -1007,16 +1032,22 @@ static void test_wei_format(void **state)
     assert_string_equal(pw_eth(s, pw_u64(1000000000000000000ull)), "1 ETH");
     assert_string_equal(pw_eth(s, pw_u64(1230000000000000000ull)), "1.23 ETH");
     assert_string_equal(pw_gwei(s, pw_u64(1500000000ull)), "1.5 gwei");
-    assert_true(pw_parse(&v, "115792089237316195423570985008687907853269984665640564039457584007913129639935"));
+    assert_true(pw_parse_dec(&v, "115792089237316195423570985008687907853269984665640564039457584007913129639935"));
     assert_int_equal(pw_cmp(v, pw_max()), 0);
     assert_string_equal(pw_eth(s, v),
                         "115792089237316195423570985008687907853269984665640564039457.584007913129639935 ETH");
     assert_string_equal(pw_format(s, v, 0),
                         "115792089237316195423570985008687907853269984665640564039457584007913129639935");
-    assert_true(pw_parse(&v, "0xDE0B6B3A7640000"));
+    sigil_u256 q;
+    assert_true(sigil_is_ok(sigil_eth1_parse_quantity(&q, "0xDE0B6B3A7640000", "q"))); /* rules-file hex amounts */
+    v = pw_from_be(q.b);
     assert_string_equal(pw_eth(s, v), "1 ETH");
-    assert_false(pw_parse(&v, "115792089237316195423570985008687907853269984665640564039457584007913129639936"));
-    assert_false(pw_parse(&v, "1157920892373161954235709850086879078532699846656405640394575840079131296399350"));
+    assert_false(pw_parse_dec(&v, "0xDE0B6B3A7640000")); /* the decimal parser takes decimals only */
+    assert_false(pw_parse_dec(&v, "01"));
+    assert_true(pw_parse_dec(&v, "0"));
+    assert_true(pw_is_zero(v));
+    assert_false(pw_parse_dec(&v, "115792089237316195423570985008687907853269984665640564039457584007913129639936"));
+    assert_false(pw_parse_dec(&v, "1157920892373161954235709850086879078532699846656405640394575840079131296399350"));
     assert_int_equal(pw_cmp(pw_sub_floor(pw_u64(5), pw_u64(7)), pw_u64(0)), 0);
     pw_t big = pw_add_sat(pw_u64(UINT64_MAX), pw_u64(1));
     assert_int_equal(big.l[1], 1);

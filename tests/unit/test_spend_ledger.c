@@ -1,9 +1,9 @@
 /* The wallet spend ledger in the slashing database (sigil_slashing_spend_reserve / _spent): limits,
  * several windows, expiry with explicit clocks, the same digest never charged twice, durability
- * across close/reopen, 256-bit sums, argument checks, pruning, the v2 -> v3 migration, the hourly
- * totals (windows whose start falls inside an hour, rows exactly at a window's start, checked
- * against a brute-force sum of the rows; spend_totals always equal to the sum of ledger rows of each
- * hour, also after races), and races:
+ * across close/reopen, 256-bit sums, argument checks, pruning (account by account), the v2 -> v3
+ * migration, the hourly totals (windows whose start falls inside an hour, rows exactly at a
+ * window's start, checked against a brute-force sum of the rows; spend_totals always equal to the
+ * sum of ledger rows of each hour, also after races and pruning), and races:
  * threads on SQLite (one handle and two handles on one file) and forked processes on PostgreSQL
  * (each with its own connection pool), which together must never exceed a window and must get
  * exactly floor(limit / amount) reservations through. Runs on SQLite, and on PostgreSQL when the
@@ -51,7 +51,7 @@ static struct sigil_slashing_db *fresh(void)
 static void amt(uint8_t out[32], const char *dec)
 {
     pw_t v;
-    if (!pw_parse(&v, dec)) {
+    if (!pw_parse_dec(&v, dec)) {
         fail_msg("bad amount %s", dec);
     }
     pw_to_be(out, v);
@@ -685,6 +685,74 @@ static void race_processes(unsigned acct_n, const char *amount, const char *limi
     sigil_slashing_close(db);
 }
 
+static uint64_t prune_cutoff(uint64_t now)
+{
+    uint64_t c = now - 366 * 86400ull;
+    return c - c % 3600;
+}
+
+/* Pruning goes account by account: with several accounts (old rows only, old and recent rows,
+ * recent rows only, several rows in one old hour) it removes exactly the rows before the cutoff
+ * (366 days before now, rounded down to the hour) with their hours' totals, keeps the rest, and
+ * leaves every total the sum of its hour's rows; running it again changes nothing. */
+static void t_prune_accounts(void)
+{
+    struct sigil_slashing_db *db = fresh();
+    enum { NACCT = 4, NROWS = 6 };
+    uint8_t acct[NACCT][20];
+    uint64_t now = (uint64_t)time(NULL);
+    uint64_t c0 = prune_cutoff(now);
+    /* per account: row times (0: none); the ones before c0 go */
+    const uint64_t t[NACCT][NROWS] = {
+        {c0 - 40 * 86400ull, c0 - 3601, c0 - 1, c0, c0 + 1, now - 10}, /* both sides of the cutoff */
+        {c0 - 400 * 86400ull, c0 - 7200, c0 - 7199, c0 - 3600, 0, 0},  /* old rows only, two in one hour */
+        {c0 + 3600, now - 86400, now, 0, 0, 0},                        /* recent rows only */
+        {1, c0 - 1, c0 - 2, now + 3600, 0, 0},                         /* second 1, one old hour, the future */
+    };
+    const char *rule = NULL;
+    unsigned bit = 0;
+    for (unsigned a = 0; a < NACCT; a++) {
+        account(acct[a], 20 + a);
+        for (unsigned r = 0; r < NROWS && t[a][r] != 0; r++) {
+            char amount[24];
+            (void)snprintf(amount, sizeof amount, "%llu", 1ull << bit++);
+            OK(reserve(db, acct[a], r, amount, t[a][r], NULL, 0, &rule));
+        }
+    }
+    check_totals();
+    for (int round = 0; round < 2; round++) {
+        OK(sigil_slashing_prune(db, 1, 32));
+        /* the clock may have entered the next hour meanwhile: rows in [c0, c1) may go or stay */
+        uint64_t c1 = prune_cutoff((uint64_t)time(NULL));
+        static struct kv left[KV_MAX];
+        size_t nleft = read_kv("SELECT account, time, amount FROM spend_ledger", left);
+        size_t want_min = 0, want_max = 0;
+        for (unsigned a = 0; a < NACCT; a++) {
+            for (unsigned r = 0; r < NROWS && t[a][r] != 0; r++) {
+                bool found = false;
+                for (size_t i = 0; i < nleft && !found; i++) {
+                    found = memcmp(left[i].acct, acct[a], 20) == 0 && left[i].k == t[a][r];
+                }
+                if (t[a][r] < c0 && found) {
+                    fail_msg("round %d: account %u kept the row at %llu, before the cutoff %llu", round, a,
+                             (unsigned long long)t[a][r], (unsigned long long)c0);
+                }
+                if (t[a][r] >= c1 && !found) {
+                    fail_msg("round %d: account %u lost the row at %llu, after the cutoff %llu", round, a,
+                             (unsigned long long)t[a][r], (unsigned long long)c1);
+                }
+                want_min += t[a][r] >= c1;
+                want_max += t[a][r] >= c0;
+            }
+        }
+        assert_in_range(nleft, want_min, want_max);
+        check_totals();
+    }
+    /* what is left still counts: account 2 kept its three rows (amounts 2^10, 2^11, 2^12 wei) */
+    assert_spent_u64(db, acct[2], 366 * 86400, now, (1ull << 10) + (1ull << 11) + (1ull << 12));
+    sigil_slashing_close(db);
+}
+
 static void run_all(void)
 {
     t_limit();
@@ -693,6 +761,7 @@ static void run_all(void)
     t_big();
     t_args();
     t_durable_and_prune();
+    t_prune_accounts();
     t_migrate();
     t_buckets();
 }
