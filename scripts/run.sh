@@ -130,7 +130,7 @@ echo -n "  -> "
 "${CURL[@]}" -H 'Content-Type: application/json' "https://127.0.0.1:$PORT/" -d "$TX"
 echo
 echo "audit log (hash-chained, checkpoints signed by sigild's attested audit key):"
-echo "  $SIGIL audit verify $OUT/data/audit.jsonl --attestation-root $OUT/kms/attestation-root.pem"
+echo "  $SIGIL audit verify $OUT/data/audit.jsonl --attestation-root $OUT/kms/attestation-root.pem --pcr0 $PCR0"
 echo
 echo "Ctrl-C stops sigil-host (and sigild) and sigil-kms."
 wait "${PIDS[1]}"

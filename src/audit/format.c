@@ -1,6 +1,9 @@
-/* Pieces of the audit line format shared by the writer and the verifier: line hashes, the
- * checkpoint digest and JSON string escaping (docs/audit.md). */
+/* Pieces of the audit line format shared by the writer, the verifier and the log's holders: line
+ * hashes, the checkpoint digest, JSON string escaping and the "is this an audit record" line test
+ * (docs/audit.md). */
 #include <string.h>
+
+#include <jansson.h>
 
 #include "audit/audit_internal.h"
 #include "common/secmem.h"
@@ -8,6 +11,80 @@
 #include "crypto/keccak.h"
 
 void audit_line_hash(uint8_t out[32], const char *line, size_t len) { sigil_sha256(out, line, len); }
+
+static bool lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+const char *audit_line_problem(const char *line, size_t len, uint64_t *seq)
+{
+    static const char *const types[] = {"start", "decision", "checkpoint", "stop"};
+    if (len == 0) {
+        return "an empty line";
+    }
+    if (len >= SIGIL_AUDIT_MAX_LINE) {
+        return "a line over the audit line limit (32768 bytes with its newline)";
+    }
+    if (memchr(line, '\0', len) != NULL) {
+        return "a line holding a NUL byte";
+    }
+    if (len < AUDIT_LINE_PREFIX_LEN || memcmp(line, AUDIT_LINE_PREFIX, AUDIT_LINE_PREFIX_LEN) != 0) {
+        return "a line that does not begin with {\"seq\": like every audit record";
+    }
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    const json_t *js = json_object_get(o, "seq"), *jp = json_object_get(o, "prev"), *jt = json_object_get(o, "type");
+    const char *why = NULL;
+    if (!json_is_object(o)) {
+        why = "a line that is not one JSON object without duplicate members";
+    } else if (!json_is_integer(js) || json_integer_value(js) < 0) {
+        why = "a record whose seq is not a non-negative integer";
+    } else if (!json_is_string(jp) || json_string_length(jp) != 64 || !lower_hex(json_string_value(jp), 64)) {
+        why = "a record whose prev is not 64 lowercase hex digits";
+    } else {
+        why = "a record whose type is not start, decision, checkpoint or stop";
+        for (size_t i = 0; json_is_string(jt) && i < sizeof types / sizeof types[0]; i++) {
+            if (strcmp(json_string_value(jt), types[i]) == 0) {
+                why = NULL;
+            }
+        }
+    }
+    if (why == NULL && seq != NULL) {
+        *seq = (uint64_t)json_integer_value(js);
+    }
+    json_decref(o);
+    return why;
+}
+
+const char *sigil_audit_lines_problem(const char *lines, size_t len, uint64_t *nlines)
+{
+    uint64_t n = 0;
+    if (nlines != NULL) {
+        *nlines = 0;
+    }
+    if (lines == NULL || len == 0 || lines[len - 1] != '\n') {
+        return "audit lines must be non-empty and end with a newline";
+    }
+    for (size_t off = 0; off < len;) {
+        const char *nl = memchr(lines + off, '\n', len - off); /* != NULL: the text ends with one */
+        size_t l = (size_t)(nl - (lines + off));
+        const char *why = audit_line_problem(lines + off, l, NULL);
+        if (why != NULL) {
+            return why;
+        }
+        n++;
+        off += l + 1;
+    }
+    if (nlines != NULL) {
+        *nlines = n;
+    }
+    return NULL;
+}
 
 void audit_checkpoint_digest(uint8_t out[32], const uint8_t head[32], uint64_t seq)
 {

@@ -13,13 +13,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/sha.h>
-
 #include "attest/attest.h"
 #include "audit/audit_internal.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "common/sha256.h"
 #include "eth1/secp256k1.h"
 #include "eth1/tx.h"
 
@@ -320,7 +319,7 @@ static SIGIL_RESULT queue_start(struct sigil_audit *a, const struct sigil_audit_
     char *b64 = NULL;
     if (cfg->attest != NULL) {
         uint8_t ud[32];
-        SHA256(a->pub, sizeof a->pub, ud);
+        sigil_sha256(ud, a->pub, sizeof a->pub);
         SIGIL_GUARD_GOTO(cfg->attest(cfg->attest_ctx, ud, &doc, &doc_len));
         if (doc == NULL || doc_len == 0 || doc_len > SIGIL_ATTEST_MAX_DOC) {
             ret = sigil_errorf(SIGIL_ERR_TOO_LARGE, "attestation document for the audit key is empty or over %d bytes",

@@ -12,10 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "audit/audit_internal.h"
-#include "common/hex.h"
 #include "common/log.h"
 
 struct file_sink {
@@ -68,37 +65,24 @@ static SIGIL_RESULT pread_full(int fd, char *buf, size_t len, off_t at)
     return sigil_ok();
 }
 
-/* The last complete line must be an audit record: its seq and hash continue the chain. */
+/* The last complete line must be an audit record: its seq and hash continue the chain. The test is
+ * the one sigil-host applies to AUDIT frames (sigil_audit_lines_problem), so anything a host stored
+ * can be continued from. */
 static SIGIL_RESULT parse_last_line(const char *line, size_t len, uint64_t *next_seq, uint8_t prev_hash[32])
 {
-    json_error_t err;
-    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
-    const json_t *seq = json_object_get(o, "seq"), *type = json_object_get(o, "type"),
-                 *prev = json_object_get(o, "prev");
-    static const char *const types[] = {"start", "decision", "checkpoint", "stop"};
-    bool ok = json_is_object(o) && json_is_integer(seq) && json_integer_value(seq) >= 0 && json_is_string(type) &&
-              json_is_string(prev) && json_string_length(prev) == 64;
-    bool known = false;
-    for (size_t i = 0; ok && i < sizeof types / sizeof types[0]; i++) {
-        known = known || strcmp(json_string_value(type), types[i]) == 0;
+    uint64_t seq = 0;
+    const char *why = audit_line_problem(line, len, &seq);
+    if (why != NULL) {
+        return sigil_errorf(SIGIL_ERR_PARSE, "the last line of the audit log is not an audit record: %s", why);
     }
-    uint8_t tmp[32];
-    ok = ok && known && sigil_is_ok(sigil_hex_decode_exact(tmp, 32, json_string_value(prev), 64));
-    if (ok) {
-        *next_seq = (uint64_t)json_integer_value(seq) + 1;
-        audit_line_hash(prev_hash, line, len);
-    }
-    json_decref(o);
-    if (!ok) {
-        return sigil_errorf(SIGIL_ERR_PARSE, "the last line of the audit log is not an audit record");
-    }
+    *next_seq = seq + 1; /* seq <= INT64_MAX */
+    audit_line_hash(prev_hash, line, len);
     return sigil_ok();
 }
 
 /* Reads the tail of a non-empty log; on a torn last line sets *cut_to to the length to keep. */
 static SIGIL_RESULT read_tail(int fd, off_t size, uint64_t *next_seq, uint8_t prev_hash[32], off_t *cut_to)
 {
-    static const char rec_prefix[] = "{\"seq\":";
     size_t win = (uint64_t)size < 2ull * SIGIL_AUDIT_MAX_LINE + 1 ? (size_t)size : 2 * SIGIL_AUDIT_MAX_LINE + 1;
     bool whole = (off_t)win == size; /* the window starts at the beginning of the file */
     char *buf = malloc(win);
@@ -115,8 +99,8 @@ static SIGIL_RESULT read_tail(int fd, off_t size, uint64_t *next_seq, uint8_t pr
         const char *nl = memrchr(buf, '\n', win);
         size_t frag = nl != NULL ? (size_t)(nl - buf) + 1 : 0;
         size_t flen = win - frag;
-        size_t cmp = flen < sizeof rec_prefix - 1 ? flen : sizeof rec_prefix - 1;
-        if ((nl == NULL && !whole) || flen >= SIGIL_AUDIT_MAX_LINE || memcmp(buf + frag, rec_prefix, cmp) != 0) {
+        size_t cmp = flen < AUDIT_LINE_PREFIX_LEN ? flen : AUDIT_LINE_PREFIX_LEN;
+        if ((nl == NULL && !whole) || flen >= SIGIL_AUDIT_MAX_LINE || memcmp(buf + frag, AUDIT_LINE_PREFIX, cmp) != 0) {
             ret = sigil_errorf(SIGIL_ERR_PARSE, "the audit log does not end with a newline and its last line is not "
                                                 "the start of an audit record");
             goto out;

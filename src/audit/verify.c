@@ -2,8 +2,9 @@
  * the file is bounded (SIGIL_AUDIT_MAX_FILE) and streamed, every line must be one strict JSON
  * object with exactly the members of its type. Checks, per docs/audit.md: seq continuity, prev
  * hashes, checkpoint signatures against the signer of the latest start record (and the trusted
- * signers when given), start records' key binding and attestation, the stop/checkpoint ending,
- * and the unsigned tail. Every problem is counted; the first is kept with its line number. */
+ * signers when given), start records' key binding and attestation (and the pinned enclave image
+ * PCRs), the stop/checkpoint ending, and the unsigned tail. Every problem is counted; the first is
+ * kept with its line number. The file and the fuzz harness's buffers go through one line splitter. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -14,16 +15,16 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/sha.h>
 
 #include "attest/attest.h"
 #include "audit/audit_internal.h"
 #include "common/hex.h"
 #include "common/json.h"
+#include "common/sha256.h"
 #include "crypto/keccak.h"
 #include "eth1/secp256k1.h"
 
-#define READ_CHUNK (64u * 1024u) /* > SIGIL_AUDIT_MAX_LINE, so a full buffer means an overlong line */
+#define READ_CHUNK (64u * 1024u) /* bytes per read(); lines may span reads */
 
 struct verifier {
     const struct sigil_audit_verify_opts *opts;
@@ -226,16 +227,18 @@ static bool only_members(struct verifier *v, const json_t *o, const char *const 
 static void check_attestation(struct verifier *v, const char *b64, const uint8_t pub[65], struct audit_start_info *si)
 {
     const char *root = v->opts->attestation_root_pem;
+    /* a start without a verified document cannot be shown to come from a pinned image */
+    bool required = v->opts->require_attestation || v->opts->n_expect_pcr != 0;
     if (b64 == NULL) {
         si->attestation = AUDIT_ATT_NONE;
-        if (v->opts->require_attestation) {
+        if (required) {
             problem(v, v->lineno, "start record has no attestation document, and one is required");
         }
         return;
     }
     if (root == NULL) {
         si->attestation = AUDIT_ATT_UNCHECKED;
-        if (v->opts->require_attestation) {
+        if (required) {
             problem(v, v->lineno, "start record's attestation document cannot be checked: no attestation root given");
         }
         return;
@@ -254,17 +257,29 @@ static void check_attestation(struct verifier *v, const char *b64, const uint8_t
         problem(v, v->lineno, "member 'attestation' is not base64 of at most %d bytes", SIGIL_ATTEST_MAX_DOC);
         return;
     }
-    struct sigil_attest_verify_opts ao = {.root_pem = root, .root_pem_len = strlen(root)};
+    struct sigil_attest_verify_opts ao = {.root_pem = root,
+                                          .root_pem_len = strlen(root),
+                                          .expect_pcr = v->opts->expect_pcr,
+                                          .expect_pcr_index = v->opts->expect_pcr_index,
+                                          .n_expect_pcr = v->opts->n_expect_pcr};
     sigil_error_clear();
     sigil_result r = sigil_attest_verify(v->doc, v->docbuf, len, &ao);
     if (!sigil_is_ok(r)) {
         const char *d = sigil_error_detail();
-        problem(v, v->lineno, "start record's attestation document does not verify against the root: %s",
-                *d != '\0' ? d : sigil_strerror(r.code));
+        if (r.code == SIGIL_ERR_FORBIDDEN) {
+            /* chain and signature held: only the pinned measurements differ */
+            problem(v, v->lineno,
+                    "start record was written by an enclave image that is not the pinned one (its attestation "
+                    "document verifies, but %s)",
+                    *d != '\0' ? d : "a PCR differs");
+        } else {
+            problem(v, v->lineno, "start record's attestation document does not verify against the root: %s",
+                    *d != '\0' ? d : sigil_strerror(r.code));
+        }
         return;
     }
     uint8_t want[32];
-    SHA256(pub, 65, want);
+    sigil_sha256(want, pub, 65);
     if (v->doc->user_data_len != 32 || memcmp(v->doc->user_data, want, 32) != 0) {
         problem(v, v->lineno,
                 "start record's attestation document binds a different key (user_data is not SHA-256 of the public "
@@ -575,22 +590,11 @@ static void verify_torn(struct verifier *v, size_t len)
     v->tail++;
 }
 
-/* A complete line (without its newline). */
-static void feed_line(struct verifier *v, const char *p, size_t len)
-{
-    if (len >= SIGIL_AUDIT_MAX_LINE) {
-        verify_overlong(v);
-    } else {
-        verify_line(v, p, len);
-    }
-}
-
 static void verifier_init(struct verifier *v, const struct sigil_audit_verify_opts *opts,
                           const struct audit_verify_cb *cb, struct sigil_audit_report *rep)
 {
     static const struct sigil_audit_verify_opts none;
     memset(v, 0, sizeof *v);
-    memset(rep, 0, sizeof *rep);
     v->opts = opts != NULL ? opts : &none;
     v->cb = cb;
     v->rep = rep;
@@ -605,53 +609,136 @@ static SIGIL_RESULT verifier_finish(struct verifier *v)
         problem(v, 1, "the log is empty (no start record)");
     }
     v->rep->unsigned_tail = v->tail;
-    free(v->doc);
-    free(v->docbuf);
-    v->doc = NULL;
-    v->docbuf = NULL;
     if (v->rep->problems != 0) {
         return sigil_errorf(SIGIL_ERR_CRYPTO, "%s", v->rep->first_problem);
     }
     return sigil_ok();
 }
 
-sigil_result audit_verify_buffer(const char *buf, size_t len, const struct sigil_audit_verify_opts *opts,
-                                 const struct audit_verify_cb *cb, struct sigil_audit_report *rep)
+static SIGIL_RESULT check_opts(const struct sigil_audit_verify_opts *o)
 {
+    if (o == NULL || o->n_expect_pcr == 0) {
+        return sigil_ok();
+    }
+    if (o->expect_pcr == NULL || o->expect_pcr_index == NULL) {
+        return sigil_errorf(SIGIL_ERR_ARG, "PCR expectations without values");
+    }
+    for (size_t i = 0; i < o->n_expect_pcr; i++) {
+        if (o->expect_pcr_index[i] < 0 || o->expect_pcr_index[i] >= SIGIL_ATTEST_NPCRS) {
+            return sigil_errorf(SIGIL_ERR_ARG, "expected PCR index %d is outside 0..15", o->expect_pcr_index[i]);
+        }
+    }
+    return sigil_ok();
+}
+
+/* ---- the line splitter: the one path from bytes to lines, for the file and for memory ---- */
+
+struct audit_verify_stream {
     struct verifier v;
-    verifier_init(&v, opts, cb, rep);
-    if (len > SIGIL_AUDIT_MAX_FILE) {
+    uint64_t total;                   /* bytes pushed, bounded by SIGIL_AUDIT_MAX_FILE */
+    bool skipping;                    /* inside an overlong line, already reported: drop bytes up to its newline */
+    size_t carry_len;                 /* < SIGIL_AUDIT_MAX_LINE */
+    char carry[SIGIL_AUDIT_MAX_LINE]; /* the start of a line cut by a chunk boundary */
+};
+
+sigil_result audit_verify_stream_new(struct audit_verify_stream **out, const struct sigil_audit_verify_opts *opts,
+                                     const struct audit_verify_cb *cb, struct sigil_audit_report *rep)
+{
+    *out = NULL;
+    memset(rep, 0, sizeof *rep);
+    SIGIL_GUARD(check_opts(opts));
+    struct audit_verify_stream *s = malloc(sizeof *s);
+    if (s == NULL) {
+        return sigil_error(SIGIL_ERR_NOMEM);
+    }
+    verifier_init(&s->v, opts, cb, rep);
+    s->total = 0;
+    s->skipping = false;
+    s->carry_len = 0;
+    *out = s;
+    return sigil_ok();
+}
+
+sigil_result audit_verify_stream_push(struct audit_verify_stream *s, const char *data, size_t len)
+{
+    if (len > SIGIL_AUDIT_MAX_FILE - s->total) {
         return sigil_errorf(SIGIL_ERR_TOO_LARGE, "audit log is over %llu bytes",
                             (unsigned long long)SIGIL_AUDIT_MAX_FILE);
     }
-    size_t pos = 0;
-    while (pos < len) {
-        const char *nl = memchr(buf + pos, '\n', len - pos);
-        if (nl == NULL) {
-            if (len - pos >= SIGIL_AUDIT_MAX_LINE) {
-                verify_overlong(&v);
-            } else {
-                verify_torn(&v, len - pos);
-            }
-            break;
+    s->total += len;
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t piece = nl != NULL ? (size_t)(nl - data) : len; /* bytes of the current line in this chunk */
+        size_t used = nl != NULL ? piece + 1 : len;
+        if (s->skipping) {
+            s->skipping = nl == NULL;
+        } else if (piece >= SIGIL_AUDIT_MAX_LINE - s->carry_len) {
+            /* too long whether or not it ends here: reported once, never buffered */
+            verify_overlong(&s->v);
+            s->carry_len = 0;
+            s->skipping = nl == NULL;
+        } else if (nl == NULL) {
+            memcpy(s->carry + s->carry_len, data, piece);
+            s->carry_len += piece;
+        } else if (s->carry_len == 0) {
+            verify_line(&s->v, data, piece); /* the common case: the whole line is in this chunk */
+        } else {
+            memcpy(s->carry + s->carry_len, data, piece);
+            verify_line(&s->v, s->carry, s->carry_len + piece);
+            s->carry_len = 0;
         }
-        size_t l = (size_t)(nl - (buf + pos));
-        feed_line(&v, buf + pos, l);
-        pos += l + 1;
+        data += used;
+        len -= used;
     }
-    return verifier_finish(&v);
+    return sigil_ok();
+}
+
+void audit_verify_stream_free(struct audit_verify_stream *s)
+{
+    if (s != NULL) {
+        free(s->v.doc);
+        free(s->v.docbuf);
+        free(s);
+    }
+}
+
+sigil_result audit_verify_stream_finish(struct audit_verify_stream *s)
+{
+    if (s->carry_len > 0) {
+        verify_torn(&s->v, s->carry_len);
+    }
+    sigil_result r = verifier_finish(&s->v);
+    audit_verify_stream_free(s);
+    return r;
+}
+
+sigil_result audit_verify_buffer(const char *buf, size_t len, const struct sigil_audit_verify_opts *opts,
+                                 const struct audit_verify_cb *cb, struct sigil_audit_report *rep)
+{
+    struct audit_verify_stream *s = NULL;
+    SIGIL_GUARD(audit_verify_stream_new(&s, opts, cb, rep));
+    sigil_result r = audit_verify_stream_push(s, buf, len);
+    if (!sigil_is_ok(r)) {
+        audit_verify_stream_free(s);
+        return r;
+    }
+    return audit_verify_stream_finish(s);
 }
 
 sigil_result audit_verify_file_cb(const char *path, const struct sigil_audit_verify_opts *opts,
                                   const struct audit_verify_cb *cb, struct sigil_audit_report *rep)
 {
-    struct verifier v;
-    verifier_init(&v, opts, cb, rep);
-    sigil_result ret = sigil_error(SIGIL_ERR_INTERNAL);
+    struct audit_verify_stream *s = NULL;
     char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = -1;
+    sigil_result ret = audit_verify_stream_new(&s, opts, cb, rep);
+    if (!sigil_is_ok(ret)) {
+        return ret;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return sigil_errorf(SIGIL_ERR_IO, "cannot open audit log %s: %s", path, strerror(errno));
+        ret = sigil_errorf(SIGIL_ERR_IO, "cannot open audit log %s: %s", path, strerror(errno));
+        goto out;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -665,11 +752,8 @@ sigil_result audit_verify_file_cb(const char *path, const struct sigil_audit_ver
     }
     buf = malloc(READ_CHUNK);
     SIGIL_ENSURE_GOTO(buf != NULL, SIGIL_ERR_NOMEM);
-    size_t have = 0;
-    uint64_t total = 0;
-    bool skipping = false; /* inside an overlong line, already reported */
     for (;;) {
-        ssize_t n = read(fd, buf + have, READ_CHUNK - have);
+        ssize_t n = read(fd, buf, READ_CHUNK);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -680,45 +764,20 @@ sigil_result audit_verify_file_cb(const char *path, const struct sigil_audit_ver
         if (n == 0) {
             break;
         }
-        total += (uint64_t)n;
-        if (total > SIGIL_AUDIT_MAX_FILE) {
+        if (!sigil_is_ok(audit_verify_stream_push(s, buf, (size_t)n))) {
             ret = sigil_errorf(SIGIL_ERR_TOO_LARGE, "audit log %s grew over %llu bytes while it was read", path,
                                (unsigned long long)SIGIL_AUDIT_MAX_FILE);
             goto out;
         }
-        have += (size_t)n;
-        size_t pos = 0;
-        const char *nl;
-        while ((nl = memchr(buf + pos, '\n', have - pos)) != NULL) {
-            size_t l = (size_t)(nl - (buf + pos));
-            if (skipping) {
-                skipping = false;
-            } else {
-                feed_line(&v, buf + pos, l);
-            }
-            pos += l + 1;
-        }
-        memmove(buf, buf + pos, have - pos);
-        have -= pos;
-        if (have >= SIGIL_AUDIT_MAX_LINE) {
-            if (!skipping) {
-                verify_overlong(&v);
-                skipping = true;
-            }
-            have = 0;
-        }
     }
-    if (have > 0 && !skipping) {
-        verify_torn(&v, have);
-    }
-    ret = verifier_finish(&v);
-    goto done;
+    ret = audit_verify_stream_finish(s);
+    s = NULL;
 out:
-    free(v.doc);
-    free(v.docbuf);
-done:
+    audit_verify_stream_free(s);
     free(buf);
-    (void)close(fd);
+    if (fd >= 0) {
+        (void)close(fd);
+    }
     return ret;
 }
 

@@ -755,35 +755,6 @@ sigil_result sigil_channel_call(struct sigil_channel *ch, uint8_t type, json_t *
     return sigil_ok();
 }
 
-/* ---------------------------------------------------------------- AUDIT payloads */
-
-const char *sigil_channel_audit_lines_problem(const char *text, size_t len, size_t max_line, uint64_t *nlines)
-{
-    *nlines = 0;
-    if (text == NULL || len == 0 || text[len - 1] != '\n') {
-        return "lines must be non-empty and end with a newline";
-    }
-    if (memchr(text, '\0', len) != NULL) {
-        return "lines hold a NUL byte";
-    }
-    for (size_t off = 0; off < len;) {
-        const char *nl = memchr(text + off, '\n', len - off);
-        size_t n = (size_t)(nl - (text + off)); /* nl != NULL: the text ends with one */
-        if (n == 0 || n + 1 > max_line) {
-            return "an empty line, or one over the audit line limit";
-        }
-        json_t *j = json_loadb(text + off, n, JSON_REJECT_DUPLICATES, NULL);
-        bool obj = json_is_object(j);
-        json_decref(j);
-        if (!obj) {
-            return "a line that is not a JSON object";
-        }
-        (*nlines)++;
-        off += n + 1;
-    }
-    return NULL;
-}
-
 /* ---------------------------------------------------------------- transports */
 
 static sigil_result parse_u32(uint32_t *out, const char *s, size_t n, uint32_t max)

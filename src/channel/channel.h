@@ -174,11 +174,6 @@ SIGIL_RESULT sigil_channel_send_error(struct sigil_channel *ch, int64_t id, cons
 /* Closes the channel now (state CLOSED, fd shut down). Idempotent. */
 void sigil_channel_close(struct sigil_channel *ch);
 
-/* Checks an AUDIT frame's "lines" (docs/enclave.md): non-empty, whole lines each ending in '\n',
- * each a JSON object of at most max_line bytes with its newline, no NUL byte. Returns NULL when
- * the text may be appended (*nlines = the number of lines), else a short reason. */
-const char *sigil_channel_audit_lines_problem(const char *text, size_t len, size_t max_line, uint64_t *nlines);
-
 /* ---- transports ----
  *   unix:/abs/path      AF_UNIX stream socket
  *   fd:N                an already connected descriptor (e.g. a socketpair end passed as fd 3)

@@ -232,8 +232,7 @@ static SIGIL_RESULT on_audit(struct sigil_supervisor *s, const json_t *j)
     uint64_t nlines = 0;
     /* The host cannot judge the chain, but it must not let garbage into the file it reads back at
      * the next start. */
-    const char *why =
-        sigil_channel_audit_lines_problem(json_string_value(jl), json_string_length(jl), SIGIL_AUDIT_MAX_LINE, &nlines);
+    const char *why = sigil_audit_lines_problem(json_string_value(jl), json_string_length(jl), &nlines);
     if (why != NULL) {
         SIGIL_LOG_WARN("audit records refused", SIGIL_LOG_STR("reason", why));
         return answer_error(s, id, "bad_request", why);

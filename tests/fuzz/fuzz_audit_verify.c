@@ -1,8 +1,11 @@
 /* Fuzz harness: the audit log verifier (`sigil audit verify` reads logs an attacker may have
- * written). The bytes are one log file, checked from memory by the same line verifier the file
- * path streams into, once without options and once with a pinned signer, an attestation root and
- * attestation required. Invariants: no crash or unbounded allocation, counters consistent, a clean
- * verdict exactly when no problem was counted, problem messages printable ASCII. */
+ * written). The bytes are one log file, checked from memory through the same line splitter and line
+ * verifier the file path streams into: once in one piece without options, once cut into chunks (the
+ * way read() delivers a file; the chunk size comes from the input, so lines and overlong lines span
+ * chunk boundaries), and once with a pinned signer, an attestation root, attestation required and a
+ * pinned PCR0. Invariants: no crash or unbounded allocation, counters consistent, a clean verdict
+ * exactly when no problem was counted, problem messages printable ASCII, and the same report however
+ * the bytes are chunked. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,16 +66,49 @@ static void check_report(sigil_result r, const struct sigil_audit_report *rep, s
     }
 }
 
+/* The file path's way in: the same stream, fed in chunks. */
+static void check_chunked(const uint8_t *data, size_t size, sigil_result whole_r,
+                          const struct sigil_audit_report *whole)
+{
+    size_t chunk = 1;
+    if (size != 0) {
+        chunk += ((size_t)data[0] << 8 | data[size / 2]) % (SIGIL_AUDIT_MAX_LINE + 2);
+    }
+    struct sigil_audit_report rep;
+    struct audit_verify_stream *s = NULL;
+    if (!sigil_is_ok(audit_verify_stream_new(&s, NULL, NULL, &rep))) {
+        abort();
+    }
+    for (size_t off = 0; off < size; off += chunk) {
+        size_t n = size - off < chunk ? size - off : chunk;
+        if (!sigil_is_ok(audit_verify_stream_push(s, (const char *)data + off, n))) {
+            abort();
+        }
+    }
+    sigil_result r = audit_verify_stream_finish(s);
+    if (r.code != whole_r.code || memcmp(&rep, whole, sizeof rep) != 0) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     setup_once();
     struct sigil_audit_report rep;
     sigil_result r = audit_verify_buffer((const char *)data, size, NULL, NULL, &rep);
     check_report(r, &rep, size);
+    check_chunked(data, size, r, &rep);
 
     static const uint8_t signers[1][20] = {{0x03, 0x9b, 0xfa, 0x16}};
-    struct sigil_audit_verify_opts o = {
-        .trusted_signers = signers, .ntrusted = 1, .attestation_root_pem = root_pem, .require_attestation = true};
+    static const uint8_t pcr0[1][48] = {{0x5a}};
+    static const int pcr0_index[1] = {0};
+    struct sigil_audit_verify_opts o = {.trusted_signers = signers,
+                                        .ntrusted = 1,
+                                        .attestation_root_pem = root_pem,
+                                        .require_attestation = true,
+                                        .expect_pcr = pcr0,
+                                        .expect_pcr_index = pcr0_index,
+                                        .n_expect_pcr = 1};
     struct audit_verify_cb cb = {.start = check_start, .problem = check_problem, .ctx = &rep};
     r = audit_verify_buffer((const char *)data, size, &o, &cb, &rep);
     check_report(r, &rep, size);

@@ -44,8 +44,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 256 * 1024) {
         return 0;
     }
-    uint64_t nlines = 0;
-    (void)sigil_channel_audit_lines_problem((const char *)data, size, 32768, &nlines);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
         return 0;

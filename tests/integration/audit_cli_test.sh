@@ -104,6 +104,35 @@ expect 0 "attested log, no root" -- "$SIGIL" audit verify "$ALOG"
 has "attested log, no root" "attestation present, not checked"
 expect 3 "unattested log, attestation required" -- "$SIGIL" audit verify "$LOG" --attestation-root "$TMP/root.pem" --require-attestation
 has "unattested log, attestation required" "line 1: start record has no attestation document"
+# the enclave image: the simulated NSM measures the writer binary, so PCR0 = SHA-384 of audit_writer
+PCR0=$(sha384sum "$WRITER" | cut -d' ' -f1)
+[[ $PCR0 =~ ^[0-9a-f]{96}$ ]] && ok || bad "PCR0 of the writer: $PCR0"
+expect 0 "attested log, required, image not pinned" -- "$SIGIL" audit verify "$ALOG" --attestation-root "$TMP/root.pem" --require-attestation
+grep -q "warning: the enclave image is not pinned" <<<"$LAST_ERR" && ok || bad "no unpinned-image warning: $LAST_ERR"
+expect 0 "attested log, PCR0 pinned" -- "$SIGIL" audit verify "$ALOG" --attestation-root "$TMP/root.pem" --require-attestation --pcr0 "$PCR0"
+has "attested log, PCR0 pinned" "attestation verified (PCR0 $PCR0)"
+[[ -z $LAST_ERR ]] && ok || bad "pinned PCR0 still warns: $LAST_ERR"
+expect 0 "attested log, PCR0 pinned (implies required), json" -- "$SIGIL" audit verify --json "$ALOG" --attestation-root "$TMP/root.pem" --pcr0 "0x$PCR0"
+python3 - "$LAST_OUT" "$PCR0" <<'PY' && ok || bad "json pinned: $LAST_OUT"
+import json, sys
+j = json.loads(sys.argv[1])
+assert j["clean"] is True and j["starts"][0]["attestation"] == "verified" and j["starts"][0]["pcr0"] == sys.argv[2]
+PY
+WRONG=$(printf '%s' "$PCR0" | tr '0-9a-f' '1-9a-f0')
+expect 3 "attested log, other PCR0" -- "$SIGIL" audit verify "$ALOG" --attestation-root "$TMP/root.pem" --require-attestation --pcr0 "$WRONG"
+has "attested log, other PCR0" "line 1: start record was written by an enclave image that is not the pinned one"
+has "attested log, other PCR0" "result         1 problem(s)"
+cat "$LOG" "$ALOG" >"$TMP/mixed.log"
+expect 3 "unattested start, PCR0 pinned" -- "$SIGIL" audit verify "$TMP/mixed.log" --attestation-root "$TMP/root.pem" --pcr0 "$PCR0"
+has "unattested start, PCR0 pinned" "line 1: start record has no attestation document"
+expect 2 "short --pcr0" -- "$SIGIL" audit verify "$ALOG" --attestation-root "$TMP/root.pem" --pcr0 "${PCR0:0:94}"
+grep -q -- "--pcr0 needs the enclave image's PCR0: 96 hex digits" <<<"$LAST_ERR" && ok || bad "short --pcr0: $LAST_ERR"
+expect 2 "non-hex --pcr0" -- "$SIGIL" audit verify "$ALOG" --attestation-root "$TMP/root.pem" --pcr0 "${PCR0:0:95}g"
+expect 2 "long --pcr0" -- "$SIGIL" audit verify "$ALOG" --attestation-root "$TMP/root.pem" --pcr0 "${PCR0}00"
+expect 2 "huge --pcr0" -- "$SIGIL" audit verify "$ALOG" --attestation-root "$TMP/root.pem" --pcr0 "$(head -c 100000 /dev/zero | tr '\0' 'a')"
+expect 2 "--pcr0 twice" -- "$SIGIL" audit verify "$ALOG" --attestation-root "$TMP/root.pem" --pcr0 "$PCR0" --pcr0 "$PCR0"
+expect 2 "--pcr0 without a root" -- "$SIGIL" audit verify "$ALOG" --pcr0 "$PCR0"
+expect 2 "--pcr0 without a value" -- "$SIGIL" audit verify "$ALOG" --attestation-root "$TMP/root.pem" --pcr0
 
 # --- errors ---
 expect 1 "missing file" -- "$SIGIL" audit verify "$TMP/nope.log"

@@ -59,7 +59,7 @@ static struct lines read_lines(const char *path)
     buf = malloc(len + 1);
     assert_non_null(buf);
     assert_int_equal(fread(buf, 1, len, f), len);
-    fclose(f);
+    assert_int_equal(fclose(f), 0);
     buf[len] = '\0';
     struct lines l = {0};
     l.v = calloc(len + 1, sizeof *l.v);
@@ -79,8 +79,8 @@ static void write_lines(const char *path, const struct lines *l)
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     for (size_t i = 0; i < l->n; i++) {
-        fputs(l->v[i], f);
-        fputc('\n', f);
+        (void)fputs(l->v[i], f);
+        (void)fputc('\n', f);
     }
     assert_int_equal(fclose(f), 0);
 }
@@ -738,8 +738,8 @@ static void test_tamper_torn_tail(void **state)
     write_lines(p, &l);
     /* a crash mid-write: part of one more line */
     FILE *f = fopen(p, "ab");
-    fputs("{\"seq\":35,\"prev\":\"00", f);
-    fclose(f);
+    (void)fputs("{\"seq\":35,\"prev\":\"00", f);
+    assert_int_equal(fclose(f), 0);
     struct sigil_audit_report rep;
     assert_int_equal(sigil_audit_verify_file(p, NULL, &rep).code, SIGIL_ERR_CRYPTO);
     char want[32];
@@ -944,6 +944,36 @@ static void test_attested_start(void **state)
     uint8_t img[48];
     assert_int_equal(sigil_attest_image_sha384(img, "/proc/self/exe").code, SIGIL_OK);
     assert_memory_equal(seen.s[0].pcr0, img, 48);
+    /* the enclave image pinned: the right PCR0 is clean, another is a problem at the start line */
+    uint8_t pcr[1][48];
+    static const int pcr_idx0[1] = {0};
+    memcpy(pcr[0], img, 48);
+    o = (struct sigil_audit_verify_opts){
+        .attestation_root_pem = root_cert, .expect_pcr = pcr, .expect_pcr_index = pcr_idx0, .n_expect_pcr = 1};
+    expect_clean(p, &o, &rep);
+    pcr[0][47] ^= 1;
+    assert_int_equal(sigil_audit_verify_file(p, &o, &rep).code, SIGIL_ERR_CRYPTO);
+    assert_non_null(strstr(rep.first_problem, "line 1: start record was written by an enclave image that is not the "
+                                              "pinned one"));
+    assert_non_null(strstr(rep.first_problem, "PCR0"));
+    assert_int_equal(rep.problems, 1);
+    /* pinning implies requiring: an unattested log, or no root to check against, is a problem */
+    pcr[0][47] ^= 1;
+    assert_int_equal(sigil_audit_verify_file(base_path, &o, &rep).code, SIGIL_ERR_CRYPTO);
+    assert_non_null(strstr(rep.first_problem, "line 1: start record has no attestation document"));
+    o.attestation_root_pem = NULL;
+    assert_int_equal(sigil_audit_verify_file(p, &o, &rep).code, SIGIL_ERR_CRYPTO);
+    assert_non_null(strstr(rep.first_problem, "line 1: start record's attestation document cannot be checked"));
+    /* inconsistent pins are refused before reading */
+    static const int pcr_idx16[1] = {16};
+    o = (struct sigil_audit_verify_opts){
+        .attestation_root_pem = root_cert, .expect_pcr = pcr, .expect_pcr_index = pcr_idx16, .n_expect_pcr = 1};
+    assert_int_equal(sigil_audit_verify_file(p, &o, &rep).code, SIGIL_ERR_ARG);
+    assert_int_equal(rep.lines, 0);
+    o = (struct sigil_audit_verify_opts){.attestation_root_pem = root_cert, .n_expect_pcr = 1};
+    assert_int_equal(sigil_audit_verify_file(p, &o, &rep).code, SIGIL_ERR_ARG);
+    assert_int_equal(audit_verify_buffer("", 0, &o, NULL, &rep).code, SIGIL_ERR_ARG);
+    o = (struct sigil_audit_verify_opts){.attestation_root_pem = root_cert, .require_attestation = true};
     /* another root: refused at line 1 */
     o.attestation_root_pem = root2_cert;
     assert_int_equal(sigil_audit_verify_file(p, &o, &rep).code, SIGIL_ERR_CRYPTO);
@@ -1058,12 +1088,12 @@ static void test_hostile_input(void **state)
     char p[128];
     tmp_path(p, sizeof p, "overlong");
     FILE *f = fopen(p, "wb");
-    fputs(l.v[0], f);
-    fputc('\n', f);
-    fwrite(big, 1, SIGIL_AUDIT_MAX_LINE + 11, f);
-    fputs(l.v[1], f);
-    fputc('\n', f);
-    fclose(f);
+    (void)fputs(l.v[0], f);
+    (void)fputc('\n', f);
+    (void)fwrite(big, 1, SIGIL_AUDIT_MAX_LINE + 11, f);
+    (void)fputs(l.v[1], f);
+    (void)fputc('\n', f);
+    assert_int_equal(fclose(f), 0);
     struct sigil_audit_report rep;
     assert_int_equal(sigil_audit_verify_file(p, NULL, &rep).code, SIGIL_ERR_CRYPTO);
     assert_non_null(strstr(rep.first_problem, "line 2: line is longer than"));
@@ -1073,6 +1103,238 @@ static void test_hostile_input(void **state)
     /* not a file */
     assert_int_equal(sigil_audit_verify_file(dir, NULL, &rep).code, SIGIL_ERR_IO);
     assert_int_equal(sigil_audit_verify_file("/nonexistent/audit.log", NULL, &rep).code, SIGIL_ERR_IO);
+    lines_free(&l);
+}
+
+/* ---- the host's check of AUDIT lines: the file sink's own test, so what is stored can be reopened ---- */
+
+static void expect_lines_problem(const char *text, size_t len, const char *needle)
+{
+    uint64_t n = 99;
+    const char *why = sigil_audit_lines_problem(text, len, &n);
+    if (why == NULL || strstr(why, needle) == NULL) {
+        fail_msg("wanted a problem with '%s', got: %s", needle, why != NULL ? why : "(none)");
+    }
+    assert_int_equal(n, 0);
+}
+
+static void expect_lines_problem_str(const char *text, const char *needle)
+{
+    expect_lines_problem(text, strlen(text), needle);
+}
+
+/* A line that the per-line test accepts must let the file sink continue the log; one it refuses
+ * must make the sink refuse the log. */
+static void expect_sink_agrees(const char *line, bool accepted)
+{
+    char p[128];
+    tmp_path(p, sizeof p, "agree");
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_true(fputs(line, f) >= 0);
+    assert_int_equal(fputc('\n', f), '\n');
+    assert_int_equal(fclose(f), 0);
+    struct sigil_audit_sink s;
+    uint64_t seq = 0, want_seq = 0;
+    uint8_t h[32], want_h[32];
+    sigil_result r = sigil_audit_file_sink(&s, p, &seq, h);
+    char *with_nl = malloc(strlen(line) + 2);
+    assert_non_null(with_nl);
+    snprintf(with_nl, strlen(line) + 2, "%s\n", line);
+    assert_int_equal(sigil_audit_lines_problem(with_nl, strlen(with_nl), NULL) == NULL, accepted);
+    free(with_nl);
+    if (accepted) {
+        assert_null(audit_line_problem(line, strlen(line), &want_seq));
+        assert_int_equal(r.code, SIGIL_OK);
+        assert_int_equal(seq, want_seq + 1);
+        audit_line_hash(want_h, line, strlen(line));
+        assert_memory_equal(h, want_h, 32);
+        s.close(s.ctx);
+    } else {
+        assert_non_null(audit_line_problem(line, strlen(line), NULL));
+        assert_int_equal(r.code, SIGIL_ERR_PARSE);
+    }
+    unlink(p);
+}
+
+static void test_lines_problem(void **state)
+{
+    (void)state;
+    /* every line of a real log, in one batch and one by one */
+    struct lines l = read_lines(base_path);
+    size_t cap = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        cap += strlen(l.v[i]) + 1;
+    }
+    char *all = malloc(cap + 1), *buf = malloc(2 * SIGIL_AUDIT_MAX_LINE);
+    assert_non_null(all);
+    assert_non_null(buf);
+    size_t len = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        len += (size_t)snprintf(all + len, cap + 1 - len, "%s\n", l.v[i]);
+    }
+    uint64_t n = 0;
+    assert_null(sigil_audit_lines_problem(all, len, &n));
+    assert_int_equal(n, l.n);
+    assert_null(sigil_audit_lines_problem(all, len, NULL));
+
+    /* what the channel's framing check lets through, and the sink cannot continue from */
+    static const char zero_prev[] = "0000000000000000000000000000000000000000000000000000000000000000";
+    expect_lines_problem_str("{\"seq\":0}\n", "prev");
+    snprintf(buf, 4096, "{\"seq\":0,\"time\":\"2026-01-01T00:00:00.000Z\",\"type\":\"stop\"}\n");
+    expect_lines_problem_str(buf, "prev"); /* missing prev */
+    snprintf(buf, 4096, "{\"seq\":0,\"prev\":\"%.63s\",\"type\":\"stop\"}\n", zero_prev);
+    expect_lines_problem_str(buf, "prev"); /* short prev */
+    snprintf(buf, 4096, "{\"seq\":0,\"prev\":\"%.62sAB\",\"type\":\"stop\"}\n", zero_prev);
+    expect_lines_problem_str(buf, "prev"); /* uppercase */
+    snprintf(buf, 4096, "{\"seq\":0,\"prev\":\"%s\",\"type\":\"stopp\"}\n", zero_prev);
+    expect_lines_problem_str(buf, "type"); /* unknown type */
+    snprintf(buf, 4096, "{\"seq\":0,\"prev\":\"%s\",\"type\":1}\n", zero_prev);
+    expect_lines_problem_str(buf, "type");
+    snprintf(buf, 4096, "{\"seq\":0,\"prev\":\"%s\"}\n", zero_prev);
+    expect_lines_problem_str(buf, "type"); /* no type */
+    snprintf(buf, 4096, "{\"seq\":-1,\"prev\":\"%s\",\"type\":\"stop\"}\n", zero_prev);
+    expect_lines_problem_str(buf, "seq");
+    snprintf(buf, 4096, "{\"seq\":\"0\",\"prev\":\"%s\",\"type\":\"stop\"}\n", zero_prev);
+    expect_lines_problem_str(buf, "seq");
+    snprintf(buf, 4096, "{\"seq\":0,\"prev\":\"%s\",\"type\":\"stop\",\"type\":\"stop\"}\n", zero_prev);
+    expect_lines_problem_str(buf, "JSON object"); /* duplicate member */
+    snprintf(buf, 4096, "{\"seq\":0,\"prev\":\"%s\",\"type\":\"stop\"} x\n", zero_prev);
+    expect_lines_problem_str(buf, "JSON object"); /* trailing bytes */
+    expect_lines_problem_str("{\"seq\":[1]}\n", "seq");
+    expect_lines_problem_str("{\"seq\":0,\n", "JSON object");
+    /* not objects, or not beginning like a record */
+    expect_lines_problem_str("[1]\n", "{\"seq\":");
+    expect_lines_problem_str("\"seq\"\n", "{\"seq\":");
+    expect_lines_problem_str("hello\n", "{\"seq\":");
+    snprintf(buf, 4096, "{\"prev\":\"%s\",\"seq\":0,\"type\":\"stop\"}\n", zero_prev);
+    expect_lines_problem_str(buf, "{\"seq\":"); /* valid JSON, but a torn copy would not look like a record */
+    /* framing */
+    expect_lines_problem("", 0, "newline");
+    expect_lines_problem(NULL, 0, "newline");
+    expect_lines_problem_str("\n", "empty");
+    expect_lines_problem(all, len - 1, "newline"); /* the last line cut */
+    memcpy(buf, all, len);
+    memcpy(buf + len, "\n", 2);
+    expect_lines_problem(buf, len + 1, "empty"); /* a blank line after good ones */
+    memcpy(buf, all, len);
+    buf[5] = '\0';
+    expect_lines_problem(buf, len, "NUL");
+    /* one bad line among good ones refuses the whole batch */
+    snprintf(buf, 2 * SIGIL_AUDIT_MAX_LINE, "%s\n{\"seq\":1}\n%s\n", l.v[0], l.v[1]);
+    expect_lines_problem_str(buf, "prev");
+    /* the line limit, newline included: a record padded to exactly the limit passes, one byte more does not */
+    size_t head = (size_t)snprintf(buf, 4096, "{\"seq\":7,\"prev\":\"%s\",\"type\":\"stop\"", zero_prev);
+    memset(buf + head, ' ', SIGIL_AUDIT_MAX_LINE - head - 2);
+    buf[SIGIL_AUDIT_MAX_LINE - 2] = '}';
+    buf[SIGIL_AUDIT_MAX_LINE - 1] = '\n';
+    assert_null(sigil_audit_lines_problem(buf, SIGIL_AUDIT_MAX_LINE, &n));
+    assert_int_equal(n, 1);
+    memset(buf + head, ' ', SIGIL_AUDIT_MAX_LINE - head - 1);
+    buf[SIGIL_AUDIT_MAX_LINE - 1] = '}';
+    buf[SIGIL_AUDIT_MAX_LINE] = '\n';
+    expect_lines_problem(buf, SIGIL_AUDIT_MAX_LINE + 1, "line limit");
+    memset(buf, 'a', 2 * SIGIL_AUDIT_MAX_LINE - 1);
+    buf[2 * SIGIL_AUDIT_MAX_LINE - 1] = '\n';
+    expect_lines_problem(buf, 2 * SIGIL_AUDIT_MAX_LINE, "line limit");
+
+    /* the same test is what the sink reads back */
+    expect_sink_agrees(l.v[0], true);
+    expect_sink_agrees(l.v[l.n - 1], true);
+    snprintf(buf, 4096, "{\"seq\":41,\"prev\":\"%s\",\"type\":\"decision\",\"x\":1}", zero_prev);
+    expect_sink_agrees(buf, true); /* not a valid decision, but the chain can continue from it */
+    expect_sink_agrees("{\"seq\":0}", false);
+    snprintf(buf, 4096, "{\"seq\":0,\"prev\":\"%s\",\"type\":\"other\"}", zero_prev);
+    expect_sink_agrees(buf, false);
+    snprintf(buf, 4096, "{\"prev\":\"%s\",\"seq\":0,\"type\":\"stop\"}", zero_prev);
+    expect_sink_agrees(buf, false);
+    free(all);
+    free(buf);
+    lines_free(&l);
+}
+
+/* ---- one line splitter: the report does not depend on how the bytes arrive ---- */
+
+static void expect_same_any_chunking(const char *buf, size_t len, const struct sigil_audit_verify_opts *o)
+{
+    static const size_t chunks[] = {
+        1, 2, 3, 7, 64, 4095, SIGIL_AUDIT_MAX_LINE - 1, SIGIL_AUDIT_MAX_LINE, SIGIL_AUDIT_MAX_LINE + 1, 65536};
+    struct sigil_audit_report whole, part;
+    sigil_result rw = audit_verify_buffer(buf, len, o, NULL, &whole);
+    /* and through the file entry point */
+    char p[128];
+    tmp_path(p, sizeof p, "split");
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    sigil_result rf = sigil_audit_verify_file(p, o, &part);
+    unlink(p);
+    assert_int_equal(rf.code, rw.code);
+    assert_memory_equal(&part, &whole, sizeof whole);
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        struct audit_verify_stream *s = NULL;
+        assert_int_equal(audit_verify_stream_new(&s, o, NULL, &part).code, SIGIL_OK);
+        for (size_t off = 0; off < len; off += chunks[c]) {
+            size_t n = len - off < chunks[c] ? len - off : chunks[c];
+            assert_int_equal(audit_verify_stream_push(s, buf + off, n).code, SIGIL_OK);
+        }
+        sigil_result rp = audit_verify_stream_finish(s);
+        if (rp.code != rw.code || memcmp(&part, &whole, sizeof whole) != 0) {
+            fail_msg("chunks of %zu: %s / %s", chunks[c], part.first_problem, whole.first_problem);
+        }
+    }
+}
+
+static void test_split_any_chunking(void **state)
+{
+    (void)state;
+    struct lines l = read_lines(base_path);
+    size_t cap = 6 * SIGIL_AUDIT_MAX_LINE + 65536;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t len = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        len += (size_t)snprintf(buf + len, cap - len, "%s\n", l.v[i]);
+    }
+    size_t clean_len = len;
+    expect_same_any_chunking(buf, len, NULL);
+    const struct sigil_audit_verify_opts pinned = {.trusted_signers = (const uint8_t(*)[20])base_addr, .ntrusted = 1};
+    expect_same_any_chunking(buf, len, &pinned);
+    /* a torn tail */
+    memcpy(buf + len, l.v[3], 40);
+    expect_same_any_chunking(buf, len + 40, NULL);
+    /* overlong lines: exactly at the limit, far over it, ending the file with and without a newline */
+    for (size_t over = 0; over < 3; over++) {
+        len = clean_len;
+        memcpy(buf + len, l.v[0], strlen(l.v[0]));
+        len += strlen(l.v[0]);
+        size_t big = over == 0 ? SIGIL_AUDIT_MAX_LINE - strlen(l.v[0]) : 2 * SIGIL_AUDIT_MAX_LINE + 17;
+        memset(buf + len, ' ', big);
+        len += big;
+        buf[len++] = '\n';
+        len += (size_t)snprintf(buf + len, cap - len, "%s\n%s\n", l.v[1], l.v[2]);
+        memset(buf + len, 'x', 3 * SIGIL_AUDIT_MAX_LINE);
+        len += 3 * SIGIL_AUDIT_MAX_LINE;
+        if (over == 2) {
+            buf[len++] = '\n';
+        }
+        expect_same_any_chunking(buf, len, NULL);
+        struct sigil_audit_report rep;
+        assert_int_equal(audit_verify_buffer(buf, len, NULL, NULL, &rep).code, SIGIL_ERR_CRYPTO);
+        assert_int_equal(rep.lines, l.n + 4);
+    }
+    /* a line one byte under the limit is a line */
+    len = 0;
+    len += (size_t)snprintf(buf, cap, "%s\n", l.v[0]);
+    memset(buf + len, 'y', SIGIL_AUDIT_MAX_LINE - 1);
+    len += SIGIL_AUDIT_MAX_LINE - 1;
+    buf[len++] = '\n';
+    expect_same_any_chunking(buf, len, NULL);
+    struct sigil_audit_report rep;
+    assert_int_equal(audit_verify_buffer(buf, len, NULL, NULL, &rep).code, SIGIL_ERR_CRYPTO);
+    assert_non_null(strstr(rep.first_problem, "line 2: not a JSON object"));
+    free(buf);
     lines_free(&l);
 }
 
@@ -1089,7 +1351,7 @@ static void test_escaping_and_truncation(void **state)
     }
     big[big_len] = '\0';
     char *secret = sigil_secure_alloc(32);
-    strcpy(secret, "do-not-log-me");
+    memcpy(secret, "do-not-log-me", sizeof "do-not-log-me");
     struct sigil_audit_event ev = {
         .kind = "tx\n\"quoted\"\\",
         .signed_ = false,
@@ -1155,20 +1417,20 @@ static void test_file_sink_refuses_other_files(void **state)
     char p[128];
     tmp_path(p, sizeof p, "other");
     FILE *f = fopen(p, "wb");
-    fputs("hello world\n", f);
-    fclose(f);
+    (void)fputs("hello world\n", f);
+    assert_int_equal(fclose(f), 0);
     assert_int_equal(sigil_audit_file_sink(&s, p, &seq, h).code, SIGIL_ERR_PARSE);
     f = fopen(p, "wb");
-    fputs("no newline at the end", f);
-    fclose(f);
+    (void)fputs("no newline at the end", f);
+    assert_int_equal(fclose(f), 0);
     assert_int_equal(sigil_audit_file_sink(&s, p, &seq, h).code, SIGIL_ERR_PARSE);
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_size, 21); /* untouched */
     /* a last line that is JSON but not an audit record */
     f = fopen(p, "wb");
-    fputs("{\"seq\":1,\"type\":\"other\"}\n", f);
-    fclose(f);
+    (void)fputs("{\"seq\":1,\"type\":\"other\"}\n", f);
+    assert_int_equal(fclose(f), 0);
     assert_int_equal(sigil_audit_file_sink(&s, p, &seq, h).code, SIGIL_ERR_PARSE);
     unlink(p);
     assert_int_equal(sigil_audit_file_sink(&s, dir, &seq, h).code, SIGIL_ERR_IO);
@@ -1183,8 +1445,8 @@ static void test_file_sink_refuses_other_files(void **state)
     unlink(p);
     /* a torn only line that begins like a record: the log starts over */
     f = fopen(p, "wb");
-    fputs("{\"seq\":0,\"pr", f);
-    fclose(f);
+    (void)fputs("{\"seq\":0,\"pr", f);
+    assert_int_equal(fclose(f), 0);
     assert_int_equal(sigil_audit_file_sink(&s, p, &seq, h).code, SIGIL_OK);
     assert_int_equal(seq, 0);
     assert_int_equal(stat(p, &st), 0);
@@ -1213,6 +1475,8 @@ int main(void)
         cmocka_unit_test(test_attested_start),
         cmocka_unit_test(test_attest_callback_failure),
         cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_lines_problem),
+        cmocka_unit_test(test_split_any_chunking),
         cmocka_unit_test(test_escaping_and_truncation),
         cmocka_unit_test(test_file_sink_refuses_other_files),
     };

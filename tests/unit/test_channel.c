@@ -544,27 +544,6 @@ static void test_reader_thread(void **state)
     pair_close(&p);
 }
 
-static void test_audit_lines_check(void **state)
-{
-    (void)state;
-    uint64_t n = 0;
-    const char ok[] = "{\"seq\":0}\n{\"seq\":1,\"x\":\"\\n\"}\n";
-    assert_null(sigil_channel_audit_lines_problem(ok, strlen(ok), 100, &n));
-    assert_int_equal(n, 2);
-    static const char *const bad[] = {"", "{}", "\n", "{}\n\n", "[1]\n", "{}\n{\n", "{\"a\":1,\"a\":2}\n", "{} x\n"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_non_null(sigil_channel_audit_lines_problem(bad[i], strlen(bad[i]), 100, &n));
-    }
-    assert_non_null(sigil_channel_audit_lines_problem("{}\0\n", 4, 100, &n));
-    char big[64];
-    memset(big, ' ', sizeof big);
-    big[0] = '{';
-    big[61] = '}';
-    big[62] = '\n';
-    assert_null(sigil_channel_audit_lines_problem(big, 63, 63, &n));
-    assert_non_null(sigil_channel_audit_lines_problem(big, 63, 62, &n)); /* over the line limit */
-}
-
 static void test_transports(void **state)
 {
     (void)state;
@@ -640,7 +619,6 @@ int main(void)
         cmocka_unit_test(test_hostile_payloads),     cmocka_unit_test(test_bad_rules),
         cmocka_unit_test(test_transports),           cmocka_unit_test(test_call_answered_refused_late),
         cmocka_unit_test(test_call_hostile_answers), cmocka_unit_test(test_reader_thread),
-        cmocka_unit_test(test_audit_lines_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
