@@ -127,6 +127,15 @@ static enum sigil_channel_verdict refuse(struct enclave *e, int64_t id, const ch
 
 static const char *detail(void) { return sigil_error_detail()[0] ? sigil_error_detail() : "no detail"; }
 
+/* Sends an answer and takes o (NULL: it could not be built): DONE, or CLOSE when the channel is
+ * gone or the answer could not be made. */
+static enum sigil_channel_verdict reply(struct sigil_channel *ch, uint8_t type, int64_t id, json_t *o)
+{
+    sigil_result r = o != NULL ? sigil_channel_send(ch, type, id, o) : sigil_error(SIGIL_ERR_NOMEM);
+    json_decref(o);
+    return sigil_is_ok(r) ? SIGIL_CH_DONE : SIGIL_CH_CLOSE;
+}
+
 /* ---------------------------------------------------------------- INIT */
 
 static const char *jstr(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
@@ -502,11 +511,9 @@ static enum sigil_channel_verdict on_init(struct sigil_channel *ch, const json_t
     json_t *ok =
         json_pack("{s:s, s:s, s:s}", "pcr0", e->pcr0, "state", "INITIALIZING", "policy_hash", policy_hash_hex(e, ph));
     sigil_channel_set_state(ch, SIGIL_CH_INITIALIZING);
-    sigil_result sr = ok != NULL ? sigil_channel_send(ch, SIGIL_MSG_INIT_OK, id, ok) : sigil_error(SIGIL_ERR_NOMEM);
-    json_decref(ok);
     e->last_error[0] = '\0';
     SIGIL_LOG_INFO("initialized", SIGIL_LOG_STR("pcr0", e->pcr0), SIGIL_LOG_UINT("data_keys", e->ndks));
-    v = sigil_is_ok(sr) ? SIGIL_CH_DONE : SIGIL_CH_CLOSE;
+    v = reply(ch, SIGIL_MSG_INIT_OK, id, ok);
 out:
     free(doc);
     if (v != SIGIL_CH_DONE) {
@@ -828,9 +835,7 @@ static enum sigil_channel_verdict on_keys_page(struct sigil_channel *ch, const j
     json_t *ack = json_pack("{s:I, s:o, s:I, s:I, s:s}", "loaded", (json_int_t)loaded, "failed", failed, "total",
                             (json_int_t)all_total, "eth1_keys", (json_int_t)eth1_total, "state",
                             sigil_channel_state_name(sigil_channel_state(ch)));
-    sigil_result sr = ack != NULL ? sigil_channel_send(ch, SIGIL_MSG_KEYS_ACK, id, ack) : sigil_error(SIGIL_ERR_NOMEM);
-    json_decref(ack);
-    return sigil_is_ok(sr) ? SIGIL_CH_DONE : SIGIL_CH_CLOSE;
+    return reply(ch, SIGIL_MSG_KEYS_ACK, id, ack);
 }
 
 static enum sigil_channel_verdict on_status(struct sigil_channel *ch, const json_t *msg, int64_t id, void *ctx)
@@ -862,9 +867,7 @@ static enum sigil_channel_verdict on_status(struct sigil_channel *ch, const json
     } else {
         json_object_set_new(o, "audit", json_null());
     }
-    sigil_result r = sigil_channel_send(ch, SIGIL_MSG_STATUS_OK, id, o);
-    json_decref(o);
-    return sigil_is_ok(r) ? SIGIL_CH_DONE : SIGIL_CH_CLOSE;
+    return reply(ch, SIGIL_MSG_STATUS_OK, id, o);
 }
 
 /* Stops and frees the service with everything it owns (key store, wallet, audit log). */
@@ -956,10 +959,7 @@ static enum sigil_channel_verdict keygen_eth1(struct enclave *e, struct sigil_ch
         json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "address", hex, "chain", "eth1", "data_key",
                                              dk->id, "ciphertext", b64));
     }
-    json_t *o = json_pack("{s:O}", "keys", out);
-    sigil_result r = o != NULL ? sigil_channel_send(ch, SIGIL_MSG_KEYGEN_OK, id, o) : sigil_error(SIGIL_ERR_NOMEM);
-    json_decref(o);
-    v = sigil_is_ok(r) ? SIGIL_CH_DONE : SIGIL_CH_CLOSE;
+    v = reply(ch, SIGIL_MSG_KEYGEN_OK, id, json_pack("{s:O}", "keys", out));
     if (v == SIGIL_CH_DONE) {
         size_t added = 0;
         for (size_t i = 0; i < made; i++) {
@@ -1057,10 +1057,7 @@ static enum sigil_channel_verdict on_keygen(struct sigil_channel *ch, const json
         goto out;
     }
     SIGIL_LOG_INFO("keys generated", SIGIL_LOG_UINT("count", made));
-    json_t *o = json_pack("{s:O}", "keys", out);
-    sigil_result r = o != NULL ? sigil_channel_send(ch, SIGIL_MSG_KEYGEN_OK, id, o) : sigil_error(SIGIL_ERR_NOMEM);
-    json_decref(o);
-    v = sigil_is_ok(r) ? SIGIL_CH_DONE : SIGIL_CH_CLOSE;
+    v = reply(ch, SIGIL_MSG_KEYGEN_OK, id, json_pack("{s:O}", "keys", out));
 out:
     if (v != SIGIL_CH_DONE) {
         /* The batch did not reach the host: its keys would sign until the next start and then be

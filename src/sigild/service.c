@@ -160,25 +160,30 @@ static void error_text(char *buf, size_t len, sigil_result r)
     }
 }
 
+/* The allow-list entry of a named client, or NULL (a client not in the file may use nothing). */
+static const struct client_acl *find_acl(const struct sigil_service *svc, const char *client)
+{
+    for (size_t i = 0; i < svc->nacls; i++) {
+        if (strcmp(svc->acls[i].name, client) == 0) {
+            return &svc->acls[i];
+        }
+    }
+    return NULL;
+}
+
 static bool client_may_use(const struct sigil_service *svc, const char *client, const uint8_t pk[48])
 {
     if (!svc->acls_enabled) {
         return true;
     }
-    for (size_t i = 0; i < svc->nacls; i++) {
-        const struct client_acl *a = &svc->acls[i];
-        if (strcmp(a->name, client) != 0) {
-            continue;
-        }
-        if (a->all_keys) {
+    const struct client_acl *a = find_acl(svc, client);
+    if (a == NULL || a->all_keys) {
+        return a != NULL;
+    }
+    for (size_t k = 0; k < a->nkeys; k++) {
+        if (memcmp(a->keys[k], pk, 48) == 0) {
             return true;
         }
-        for (size_t k = 0; k < a->nkeys; k++) {
-            if (memcmp(a->keys[k], pk, 48) == 0) {
-                return true;
-            }
-        }
-        return false;
     }
     return false;
 }
@@ -190,17 +195,14 @@ static bool client_may_use_eth1(const void *ctx, const char *client, const uint8
     if (!svc->acls_enabled) {
         return true;
     }
-    for (size_t i = 0; i < svc->nacls; i++) {
-        const struct client_acl *a = &svc->acls[i];
-        if (strcmp(a->name, client) != 0) {
-            continue;
+    const struct client_acl *a = find_acl(svc, client);
+    if (a == NULL || a->all_keys) {
+        return a != NULL;
+    }
+    for (size_t k = 0; k < a->naddrs; k++) {
+        if (memcmp(a->addrs[k], addr, 20) == 0) {
+            return true;
         }
-        for (size_t k = 0; k < a->naddrs && !a->all_keys; k++) {
-            if (memcmp(a->addrs[k], addr, 20) == 0) {
-                return true;
-            }
-        }
-        return a->all_keys;
     }
     return false;
 }
@@ -1156,13 +1158,9 @@ static sigil_result load_acls(struct sigil_service *svc)
     char *text = NULL;
     size_t len = 0;
     SIGIL_GUARD(sigil_read_file(&text, &len, svc->cfg.client_keys_file, SIGIL_CLIENT_KEYS_MAX));
-    char *buf = realloc(text, len + 1);
-    if (buf == NULL) {
-        free(text);
-        return sigil_error(SIGIL_ERR_NOMEM);
-    }
-    sigil_result ret = parse_acls(&svc->acls, &svc->nacls, buf, len, svc->cfg.client_keys_file);
-    free(buf);
+    /* sigil_read_file NUL-terminates the text, as parse_acls needs */
+    sigil_result ret = parse_acls(&svc->acls, &svc->nacls, text, len, svc->cfg.client_keys_file);
+    free(text);
     svc->acls_enabled = true;
     return ret;
 }
