@@ -23,6 +23,7 @@
 #include "common/hex.h"
 #include "common/io.h"
 #include "common/json.h"
+#include "common/keydir.h"
 #include "common/secmem.h"
 #include "crypto/bls.h"
 #include "crypto/eip2335.h"
@@ -37,7 +38,6 @@
 enum { RC_OK = 0, RC_NO = 1, RC_BAD = 2 };
 
 #define MAX_FILES     200000
-#define MAX_PASSWORD  4096
 #define SK_CT_LEN     (SIGIL_BLS_SK_LEN + SIGIL_ENVELOPE_OVERHEAD)
 #define HTTP_MAX_BODY (4u << 20)
 
@@ -257,20 +257,19 @@ static sigil_result import_one(struct import_job *j, struct import_item *it)
     SIGIL_ENSURE_GOTO(skb != NULL, SIGIL_ERR_NOMEM);
     SIGIL_GUARD_GOTO(sigil_read_file(&json, &json_len, it->path, KEYSTORE_JSON_MAX));
     if (j->password_file != NULL) {
-        SIGIL_GUARD_GOTO(sigil_read_file_secure(&pw, &pw_len, j->password_file, MAX_PASSWORD));
+        SIGIL_GUARD_GOTO(sigil_keydir_read_password_file(&pw, &pw_len, j->password_file));
     } else {
         if (!password_path(pwpath, sizeof pwpath, it->path, j->passwords_dir)) {
             ret = sigil_errorf(SIGIL_ERR_ARG, "path too long");
             goto out;
         }
-        ret = sigil_read_file_secure(&pw, &pw_len, pwpath, MAX_PASSWORD);
+        ret = sigil_keydir_read_password_file(&pw, &pw_len, pwpath);
         if (!sigil_is_ok(ret)) {
             ret = sigil_errorf(ret.code, "no password file %s (give --password-file or put NAME.txt next to NAME.json)",
                                pwpath);
             goto out;
         }
     }
-    sigil_strip_newline(pw, &pw_len);
     if (j->eth1) {
         sigil_secp256k1_sk *esk = NULL;
         ret = sigil_eth1_keystore_decrypt(&esk, json, json_len, pw, pw_len);
