@@ -682,6 +682,17 @@ static void expect_violation(struct child *c, uint8_t type, json_t *msg)
     assert_int_equal(reap(c), 3);
 }
 
+/* INIT for a fresh audit log (a new chain at seq 0), sigild waiting ack_ms for each AUDIT_OK. */
+static json_t *init_fresh_audit(const char *db_name, int ack_ms)
+{
+    json_t *init = init_msg(db_name);
+    json_object_set_new(init, "audit",
+                        json_pack("{s:i, s:s, s:i}", "next_seq", 0, "prev_hash",
+                                  "0000000000000000000000000000000000000000000000000000000000000000", "ack_timeout_ms",
+                                  ack_ms));
+    return init;
+}
+
 static void test_audit_hostile(void **state)
 {
     (void)state;
@@ -730,12 +741,7 @@ static void test_audit_unanswered_disables_wallet(void **state)
         struct child c;
         json_t *a = NULL;
         spawn(&c);
-        json_t *init = init_msg("unanswered.db");
-        json_object_set_new(init, "audit",
-                            json_pack("{s:i, s:s, s:i}", "next_seq", 0, "prev_hash",
-                                      "0000000000000000000000000000000000000000000000000000000000000000",
-                                      "ack_timeout_ms", 300));
-        assert_int_equal(call(&c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_INIT_OK);
+        assert_int_equal(call(&c, SIGIL_MSG_INIT, init_fresh_audit("unanswered.db", 300), &a), SIGIL_MSG_INIT_OK);
         json_decref(a);
         char pk[99], e1[43];
         json_t *page = json_pack("{s:i, s:[o], s:b}", "id", 2, "keys", key_entry(false, pk), "last", 0);
@@ -780,12 +786,7 @@ static void test_keygen_failure_keeps_no_key(void **state)
     struct child c;
     json_t *a = NULL;
     spawn(&c);
-    json_t *init = init_msg("keygen-fail.db");
-    json_object_set_new(init, "audit",
-                        json_pack("{s:i, s:s, s:i}", "next_seq", 0, "prev_hash",
-                                  "0000000000000000000000000000000000000000000000000000000000000000", "ack_timeout_ms",
-                                  2000));
-    assert_int_equal(call(&c, SIGIL_MSG_INIT, init, &a), SIGIL_MSG_INIT_OK);
+    assert_int_equal(call(&c, SIGIL_MSG_INIT, init_fresh_audit("keygen-fail.db", 2000), &a), SIGIL_MSG_INIT_OK);
     json_decref(a);
     char e1[43];
     json_t *page = json_pack("{s:i, s:[o], s:b}", "id", 2, "keys", eth1_entry(0, e1), "last", 1);
